@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The simulated DAHDI "kernel": spans, channels, cables, faults, conferences and the 1 ms tick.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hdlc.h"
+#include "protocol.h"
+
+namespace switchboard::sim {
+
+enum class SpanType { E1, T1, Analog };
+enum class PortType { None, FXS, FXO };  // analog module type: FXS powers a phone, FXO faces a line
+
+struct Faults {
+  bool los = false;      // receive pair pulled at this span
+  bool ais = false;      // all-ones arriving at this span
+  bool rai = false;      // far end's RAI bit forced on towards this span
+  double errorRate = 0;  // bit error ratio on this span's receive
+  double slipPpm = 0;    // clock offset of this span's receive, parts per million
+};
+
+struct Counters {
+  uint32_t bpv = 0, crc4 = 0, ebit = 0, fas = 0, fe = 0, cv = 0, be = 0, errsec = 0, slips = 0;
+};
+
+struct Chan;
+
+struct Span {
+  int no = 0;
+  std::string name, desc;
+  SpanType type = SpanType::E1;
+  int nchans = 0;
+  int basechan = 0;
+  int cable = 0;                 // span number at the far end of the cable, 0 = none
+  bool configured = false;       // DAHDI_SPANCONFIG seen
+  bool running = false;          // DAHDI_STARTUP seen
+  int lineconfig = 0, lbo = 0, sync = 0;
+  Faults faults;
+  Counters counters;
+  uint32_t alarms = 0;           // DAHDI_ALARM_*
+  bool sendingRai = false;
+  double errAcc = 0, slipAcc = 0;
+  bool erroredThisSecond = false;
+  uint32_t tickInSecond = 0;
+  std::vector<PortType> ports;   // analog: module type per port
+  std::vector<Chan*> chans;      // index chanpos-1
+  // this tick's bytes on the wire, per timeslot (index chanpos-1)
+  std::vector<std::array<uint8_t, 8>> txline, rxline;
+  std::vector<uint8_t> txbits;   // CAS bits sent per channel
+};
+
+struct Conf;
+
+struct Chan {
+  int channo = 0;
+  int slot = 0;                  // shared-memory slot index
+  Span* span = nullptr;          // null for pseudo channels
+  int chanpos = 0;
+  bool pseudo = false;
+  PortType port = PortType::None;
+  int peerChan = 0;              // analog: channel on the other end of the line
+  uint32_t sigcap = 0;
+  int sig = 0;                   // configured DAHDI_SIG_*, 0 = unused
+  int deflaw = 0;
+  int idlebits = 0;
+  int dacs = 0;                  // DACS partner channel
+  bool open = false;
+  uint64_t openerId = 0;         // connection that has it open
+  int echocan = 0;               // echo canceller taps (pass-through)
+  std::string echocanName;
+  int tonezone = -1;
+  int confno = 0, confmode = 0;
+  int rxbits = -1, txbits = 0;   // CAS/RBS ABCD
+  // analog
+  bool offhook = false;          // FXO module: our app's hook; FXS module: the far device's hook
+  bool ringing = false;          // FXS module ringing the line
+  uint32_t ringPhaseMs = 0;
+  bool ringOn = false;
+  bool battery = true;           // FXS module battery (kewlstart disconnect drops it)
+  // buffers
+  uint32_t rxfill = 0;           // bytes in the receive block being filled
+  uint32_t txpos = 0;            // bytes of the current transmit block already sent
+  bool txstarted = false;        // DAHDI_POLICY_WHEN_FULL: transmit held until all buffers full
+  std::unique_ptr<HdlcEncoder> enc;
+  std::unique_ptr<HdlcDecoder> dec;
+  int hdlcRate = 64;
+  std::array<uint8_t, 8> apptx{}, appRxTick{}, linerx{}, linetx{};
+  uint8_t idle() const;
+};
+
+struct TimerFile {
+  int slot = 0;
+  uint32_t period = 0, countdown = 0;
+};
+
+// The result of an RPC: return value, errno, payload to copy back.
+struct IoResult {
+  int ret = 0;
+  int err = 0;
+  int value = -1;
+};
+
+struct OpenFile {
+  uint64_t id = 0;
+  uint32_t kind = 0;             // simproto::DevKind
+  Chan* chan = nullptr;          // after DAHDI_SPECIFY / numbered open / pseudo
+  TimerFile* timer = nullptr;
+};
+
+struct TickStats {
+  bool realtime = false;
+  uint64_t ticks = 0;
+  uint64_t lateHist[2048] = {};  // 1 us buckets up to 2 ms, last bucket = more
+  uint64_t lateMaxUs = 0;
+  uint64_t busyNs = 0;           // time spent processing ticks
+};
+
+class Engine {
+ public:
+  Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::pair<int, int>> analogLines);
+  std::mutex mu;                 // held by the tick and by every RPC
+
+  // --- RPC side (caller holds mu) ---
+  IoResult open(OpenFile& f, uint32_t kind, int num, int flags);
+  void close(OpenFile& f);
+  IoResult ioctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& data);
+
+  // --- tick (caller holds mu) ---
+  void tick();
+  // wakers signalled by the last tick or RPC (the I/O layer writes their eventfds)
+  std::vector<int> takeWakers();
+
+  // --- control (caller holds mu) ---
+  std::string cable(int a, int b);
+  std::string uncable(int span);
+  std::string fault(int span, const std::string& kind, double value);
+  const std::vector<Span>& spans() const { return spans_; }
+  int openChannels(const Span& s) const;
+  int spanCount() const { return static_cast<int>(spans_.size()); }
+  TickStats stats;
+
+ private:
+  simproto::Slot& slotOf(int idx) { return slots_[idx]; }
+  Chan* chanByNo(int channo);
+  Chan* portChan(int span, int port);
+  void resetBuffers(Chan& c, bool rx, bool tx);
+  void qevent(Chan& c, int ev);
+  void notify(simproto::Slot& s);
+  void hangupChan(Chan& c);
+  void applyChanSig(Chan& c, int sig);
+  void spanAlarms(Span& s);
+  void produceTx(Chan& c, uint8_t* out);
+  void consumeRx(Chan& c, const uint8_t* in);
+  void pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n);
+  void pushRxFrame(Chan& c, const std::vector<uint8_t>& frame);
+  void analogTick(Chan& c);
+  void carry(Span& from, Span& to);
+  IoResult chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8_t>& data);
+  IoResult ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& data, bool& handled);
+  Chan* allocPseudo();
+  void freePseudo(Chan* c);
+  void logUnknownIoctl(const OpenFile& f, uint32_t cmd);
+
+  simproto::Slot* slots_;
+  std::vector<Span> spans_;
+  std::vector<std::unique_ptr<Chan>> chans_;       // index channo; real channels
+  std::vector<std::unique_ptr<Chan>> pseudos_;
+  std::vector<std::unique_ptr<TimerFile>> timers_;
+  std::vector<int> freeSlots_;
+  std::vector<int> pendingWakers_;
+  std::vector<uint8_t> wakerMarked_;
+  std::mt19937_64 rng_{20261122};
+  int defaultZone_ = 0;
+  std::map<int, std::string> zones_;
+  int nextPseudoNo_ = 0;
+};
+
+const char* alarmNames(uint32_t alarms, std::string& out);
+
+}  // namespace switchboard::sim
