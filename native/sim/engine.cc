@@ -573,7 +573,6 @@ void Engine::spanAlarms(Span& s) {
   } else if (s.faults.rai || peer->sendingRai) {
     a |= DAHDI_ALARM_YELLOW;
   }
-  if (!s.running) a |= DAHDI_ALARM_NOTOPEN;
   s.sendingRai = (a & (DAHDI_ALARM_RED | DAHDI_ALARM_BLUE)) != 0 && s.running;
   // Like dahdi_alarm_notify(): channels hear of it when the general state changes.
   uint32_t reported = a & ~static_cast<uint32_t>(DAHDI_ALARM_NOTOPEN);
@@ -774,10 +773,10 @@ void Engine::logUnknownIoctl(const OpenFile& f, uint32_t cmd) {
                     : f.kind == simproto::DEV_TIMER ? "/dev/dahdi/timer"
                                                     : "/dev/dahdi/channel";
   std::fprintf(stderr,
-               "simd: ioctl 0x%08x (type 0x%02x nr %u size %u) on %s%s%d is not implemented by the simulator: "
+               "simd: ioctl 0x%08x (type 0x%02x nr %u size %u) on %s%s is not implemented by the simulator: "
                "ENOTTY\n",
-               cmd, _IOC_TYPE(cmd), _IOC_NR(cmd), _IOC_SIZE(cmd), dev, f.chan ? " channel " : "",
-               f.chan ? f.chan->channo : 0);
+               cmd, _IOC_TYPE(cmd), _IOC_NR(cmd), _IOC_SIZE(cmd), dev,
+               f.chan ? (" channel " + std::to_string(f.chan->channo)).c_str() : "");
 }
 
 IoResult Engine::ioctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d) {
@@ -1365,6 +1364,27 @@ std::string Engine::fault(int span, const std::string& kind, double value) {
     return "unknown fault '" + kind + "' (los, ais, rai, errors RATE, slip PPM, clear)";
   }
   return "";
+}
+
+std::string Engine::channelsJson(int span) {
+  std::string out = "[";
+  Span& s = spans_[static_cast<size_t>(span - 1)];
+  for (Chan* c : s.chans) {
+    Slot& sl = slotOf(c->slot);
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"channel\":%d,\"chanpos\":%d,\"sig\":%d,\"open\":%s,\"rxbits\":%d,\"txbits\":%d,"
+                  "\"offhook\":%s,\"ringing\":%s,\"blocksize\":%u,\"numbufs\":%u,\"rxQueued\":%u,\"txQueued\":%u,"
+                  "\"eventsQueued\":%u,\"rxOverruns\":%u,\"txUnderruns\":%u,\"waker\":%d,\"confno\":%d,\"confmode\":%d}",
+                  out.size() > 1 ? "," : "", c->channo, c->chanpos, c->sig, c->open ? "true" : "false", c->rxbits, c->txbits,
+                  c->offhook ? "true" : "false", c->ringing ? "true" : "false", c->open ? sl.blocksize : 0,
+                  c->open ? sl.numbufs : 0, c->open ? sl.rx_in.load() - sl.rx_out.load() : 0,
+                  c->open ? sl.tx_in.load() - sl.tx_out.load() : 0, c->open ? sl.ev_in.load() - sl.ev_out.load() : 0,
+                  c->open ? sl.rx_overruns.load() : 0, c->open ? sl.tx_underruns.load() : 0, sl.waker.load(), c->confno,
+                  c->confmode);
+    out += buf;
+  }
+  return out + "]";
 }
 
 int Engine::openChannels(const Span& s) const {

@@ -144,6 +144,8 @@ class Engine {
   std::string fault(int span, const std::string& kind, double value);
   const std::vector<Span>& spans() const { return spans_; }
   int openChannels(const Span& s) const;
+  // Per-channel state of a span as a JSON array (text), for `sim status --channels`.
+  std::string channelsJson(int span);
   int spanCount() const { return static_cast<int>(spans_.size()); }
   TickStats stats;
 

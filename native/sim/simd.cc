@@ -293,6 +293,12 @@ json handleControl(const json& req) {
       if (!c->control) clients++;
     return json{{"ok", true}, {"spans", spans}, {"tick", tick}, {"clients", clients}, {"pid", getpid()}};
   }
+  if (cmd == "channels") {
+    int sp = 0;
+    if (!spanArg("span", sp) || sp < 1 || sp > g_engine->spanCount())
+      return err("E_SIM_SPAN", "channels needs a span between 1 and " + std::to_string(g_engine->spanCount()));
+    return json{{"ok", true}, {"channels", json::parse(g_engine->channelsJson(sp))}};
+  }
   if (cmd == "resetstats") {
     g_engine->stats = sim::TickStats{g_engine->stats.realtime};
     return json{{"ok", true}};

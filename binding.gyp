@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# node-gyp build of the native addon (C++17, node-addon-api with C++ exceptions).
+{
+  'targets': [
+    {
+      'target_name': 'switchboard',
+      'sources': [
+        'native/src/addon.cc',
+        'native/src/spans.cc',
+      ],
+      'dependencies': [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
+      ],
+      'defines': ['NAPI_VERSION=8'],
+      'cflags!': ['-fno-exceptions', '-fno-rtti'],
+      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++20'],
+      'cflags': ['-Wall', '-Wextra', '-Werror', '-fexceptions'],
+      'cflags_cc': ['-std=c++17', '-fexceptions'],
+    },
+  ],
+}

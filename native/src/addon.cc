@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Addon entry point: registers the functions the controller calls.
+
+#include <napi.h>
+
+#include "spans.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spans", Napi::Function::New(env, switchboard::Spans, "spans"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(switchboard, Init)

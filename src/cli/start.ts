@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// `switchboard start`: simulator (if none is up), dahdi_cfg, then the controller until Ctrl-C.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SwitchboardError } from '../core/errors.ts';
+import { logger } from '../runtime/log.ts';
+import { paths } from '../runtime/paths.ts';
+import { defaultSimDir, SimClient } from '../sim/client.ts';
+import { loadSimConfig, type SimConfig } from '../sim/config.ts';
+import { runningConfig, simEnv, startSim, stopSim } from '../sim/daemon.ts';
+import { renderSystemConf } from '../sim/dahdiconf.ts';
+import { type Command, parseIntArg, stringValue } from './command.ts';
+
+/** How long the controller may take to exit after SIGTERM before it is killed, in ms. */
+const CONTROLLER_STOP_MS = 5000;
+
+/** dahdi_cfg from PATH, or from /usr/sbin where Debian installs it (not on a user's PATH). */
+function dahdiCfg(): string {
+  for (const dir of [
+    ...(process.env.PATH ?? '').split(':').filter(Boolean),
+    '/usr/sbin',
+    '/sbin',
+  ]) {
+    const file = join(dir, 'dahdi_cfg');
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {}
+  }
+  throw new SwitchboardError(
+    'E_DAHDI_CFG',
+    'dahdi_cfg is not installed (Debian package dahdi): run `bash scripts/setup.sh`',
+  );
+}
+
+/** Applies system.conf with the real dahdi_cfg, through the preload. */
+export function applyDahdiConf(dir: string, config: SimConfig, source: string): string {
+  const file = join(dir, 'system.conf');
+  writeFileSync(file, renderSystemConf(config, { source }));
+  const result = spawnSync(dahdiCfg(), ['-vv', '-c', file], { env: simEnv(dir), encoding: 'utf8' });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+  if (result.error || result.status !== 0)
+    throw new SwitchboardError(
+      'E_DAHDI_CFG',
+      `dahdi_cfg -vv -c ${file} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`})${output ? `:\n${output}` : ''}`,
+    );
+  return output;
+}
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'Run the switch: simulator with the demo board, DAHDI configuration, controller.',
+  options: {
+    'sim-config': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'board to simulate, YAML or JSON (default board/sim/demo.yaml); ignored when a simulator is already up',
+    },
+    'sim-dir': {
+      type: 'string',
+      arg: 'DIR',
+      help: 'simulator directory; default $SWITCHBOARD_SIM_DIR or /run/switchboard-sim',
+    },
+    port: {
+      type: 'string',
+      arg: 'N',
+      help: 'TCP port for the web UI and HTTP API, 1-65535 (default 8080; handed to the controller, which does not serve HTTP yet)',
+    },
+  },
+  details: [
+    'Starts a simulator unless one already answers in the simulator directory, writes',
+    'DIR/system.conf for its board and applies it with `dahdi_cfg -vv -c`, then runs the',
+    'controller (src/controller/main.ts) with the simulator preload. Logs are JSON lines.',
+    'Ctrl-C stops the controller, and the simulator if this command started it.',
+  ].join('\n'),
+  async run({ values }) {
+    const log = logger.child({ subsystem: 'start' });
+    const port = parseIntArg(
+      startCommand,
+      '--port',
+      stringValue(values, 'port') ?? '8080',
+      1,
+      65535,
+    );
+    const dir = resolve(stringValue(values, 'sim-dir') ?? defaultSimDir());
+    const configFile = resolve(stringValue(values, 'sim-config') ?? paths.demoBoard);
+
+    let config: SimConfig;
+    let source = configFile;
+    let started: Awaited<ReturnType<typeof startSim>> | undefined;
+    if (await new SimClient(dir).isUp()) {
+      const running = runningConfig(dir);
+      config = running ?? loadSimConfig(configFile);
+      if (running) source = join(dir, 'sim-config.json');
+      if (values['sim-config'] !== undefined)
+        log.warn({ dir }, 'a simulator is already up: --sim-config is ignored');
+      log.info({ dir, source }, 'using the simulator that is already up');
+    } else {
+      started = await startSim({ config: configFile, dir });
+      config = started.config;
+      log.info(
+        { dir, simdPid: started.pid, source, spans: config.spans.length },
+        'simulator started',
+      );
+    }
+
+    const stopSimulator = async () => {
+      if (!started) return;
+      await stopSim(dir);
+      log.info({ dir }, 'simulator stopped');
+    };
+
+    try {
+      const output = applyDahdiConf(dir, config, source);
+      log.info(
+        { file: join(dir, 'system.conf'), output },
+        'dahdi_cfg applied the DAHDI configuration',
+      );
+    } catch (err) {
+      await stopSimulator();
+      throw err;
+    }
+
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), paths.controllerMain, '--port', String(port)],
+      { stdio: 'inherit', env: simEnv(dir) },
+    );
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), CONTROLLER_STOP_MS).unref();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    const code = await new Promise<number>((ok) => {
+      child.once('error', (err) => {
+        log.error({ err }, 'cannot start the controller');
+        ok(1);
+      });
+      child.once('exit', (c, signal) => {
+        if (!stopping) log.error({ code: c, signal }, 'the controller exited');
+        ok(stopping ? 0 : (c ?? 1));
+      });
+    });
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await stopSimulator();
+    return code;
+  },
+};

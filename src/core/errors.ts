@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The one error class of Switchboard: a stable code to branch on, a message for people.
+
+/**
+ * Every error code the controller, the CLI and the simulator client can raise.
+ * Callers branch on the code, never on the message text.
+ */
+export const ERROR_CODES = {
+  E_USAGE: 'the command line is wrong (unknown option, missing or extra argument)',
+  E_CONFIG_FILE: 'a configuration file cannot be read or parsed',
+  E_CONFIG_FIELD: 'a configuration field has a wrong value',
+  E_SIM_NOT_BUILT: 'the simulator daemon or preload library has not been built',
+  E_SIM_NOT_RUNNING: 'no simulator answers on the control socket',
+  E_SIM_RUNNING: 'a simulator is already running in that directory',
+  E_SIM_START: 'the simulator daemon did not come up',
+  E_SIM_TIMEOUT: 'the simulator did not answer in time',
+  E_SIM_PROTOCOL: 'the simulator answered something that is not the control protocol',
+  E_SIM_SPAN: 'the simulator has no such span, or the span cannot do that',
+  E_SIM: 'the simulator refused a request',
+  E_DAHDI_CFG: 'dahdi_cfg failed to apply the DAHDI configuration',
+  E_DAHDI_OPEN: 'a DAHDI device could not be opened',
+  E_DAHDI_IOCTL: 'a DAHDI ioctl failed',
+  E_ADDON_LOAD: 'the native addon could not be loaded',
+  E_BENCH_UNKNOWN: 'no benchmark has that name',
+  E_BENCH_INVALID: 'a benchmark module does not export run()',
+  E_COMMAND: 'a command run on behalf of the user could not be started',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** An expected failure: the CLI prints its message without a stack trace. */
+export class SwitchboardError extends Error {
+  override readonly name = 'SwitchboardError';
+  readonly code: ErrorCode;
+  /** Machine-readable detail (for example every invalid field of a configuration). */
+  readonly details: unknown;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export function isSwitchboardError(err: unknown, code?: ErrorCode): err is SwitchboardError {
+  return err instanceof SwitchboardError && (code === undefined || err.code === code);
+}

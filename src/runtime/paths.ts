@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Where the repository's built artefacts and data files are, wherever the process was started.
+
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file lives in src/runtime/). */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export const paths = {
+  /** The simulator daemon (built by `make -C native/sim`). */
+  simDaemon: `${repoRoot}native/sim/build/switchboard-simd`,
+  /** The preload library that routes a process's DAHDI calls to the simulator. */
+  simPreload: `${repoRoot}native/sim/build/libdahdisim.so`,
+  /** The native addon as node-gyp builds it. */
+  addon: `${repoRoot}build/Release/switchboard.node`,
+  /** The demo board that `switchboard start` and `sim up` use by default. */
+  demoBoard: `${repoRoot}board/sim/demo.yaml`,
+  benchDir: `${repoRoot}bench`,
+  benchResults: `${repoRoot}bench/results`,
+  controllerMain: `${repoRoot}src/controller/main.ts`,
+};

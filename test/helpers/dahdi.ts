@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Test kit for the userspace DAHDI: a simulator per test in a temp dir, and DAHDI programs run against it.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { paths, repoRoot } from '../../src/runtime/paths.ts';
+import type { SimConfig } from '../../src/sim/config.ts';
+import { type RunningSim, simEnv, simFiles, startSim } from '../../src/sim/daemon.ts';
+
+/** dahdi_probe: our DAHDI API client for end-to-end checks (native/sim/tools). */
+export const probe = `${repoRoot}native/sim/build/dahdi_probe`;
+
+export interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestSim extends RunningSim {
+  env: NodeJS.ProcessEnv;
+  /** Runs a program against this simulator and waits for it. */
+  run(cmd: string, args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<Result>;
+  /** Starts a program against this simulator; `lines` collects its JSON output lines. */
+  start(cmd: string, args: string[]): Started;
+  /** Writes a system.conf and applies it with the real dahdi_cfg. */
+  configure(systemConf: string): Promise<Result>;
+  log(): string;
+}
+
+export interface Started {
+  lines: Record<string, unknown>[];
+  /** Resolves when a line matching `pred` has been printed. */
+  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
+  done: Promise<Result>;
+}
+
+function runProcess(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+  input?: string,
+): { child: ReturnType<typeof spawn>; done: Promise<Result> } {
+  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  if (input !== undefined) child.stdin?.end(input);
+  else child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+export async function withSim(config: SimConfig): Promise<TestSim> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-sim-'));
+  const sim = await startSim({ config, dir });
+  const env = simEnv(dir);
+  const t: TestSim = {
+    ...sim,
+    env,
+    run: (cmd, args, opts) => runProcess(cmd, args, env, opts?.timeoutMs, opts?.input).done,
+    start(cmd, args) {
+      const { child, done } = runProcess(cmd, args, env);
+      const lines: Record<string, unknown>[] = [];
+      const waiters: { pred: (l: Record<string, unknown>) => boolean; ok: () => void }[] = [];
+      let partial = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        partial += d.toString();
+        let nl = partial.indexOf('\n');
+        while (nl >= 0) {
+          const text = partial.slice(0, nl).trim();
+          partial = partial.slice(nl + 1);
+          nl = partial.indexOf('\n');
+          if (!text.startsWith('{')) continue;
+          const line = JSON.parse(text) as Record<string, unknown>;
+          lines.push(line);
+          for (const w of [...waiters])
+            if (w.pred(line)) {
+              waiters.splice(waiters.indexOf(w), 1);
+              w.ok();
+            }
+        }
+      });
+      return {
+        lines,
+        done,
+        waitFor(pred, timeoutMs = 10_000) {
+          if (lines.some(pred)) return Promise.resolve();
+          return new Promise<void>((ok, fail) => {
+            const timer = setTimeout(
+              () =>
+                fail(
+                  new Error(`no matching line within ${timeoutMs} ms: ${JSON.stringify(lines)}`),
+                ),
+              timeoutMs,
+            );
+            waiters.push({
+              pred,
+              ok: () => {
+                clearTimeout(timer);
+                ok();
+              },
+            });
+          });
+        },
+      };
+    },
+    async configure(systemConf) {
+      const file = join(dir, 'system.conf');
+      writeFileSync(file, systemConf);
+      return runProcess('dahdi_cfg', ['-vv', '-c', file], env).done;
+    },
+    log: () => readFileSync(simFiles(dir).log, 'utf8'),
+    async stop() {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** dahdi_scan's INI-style output as {span: {key: value}}. */
+export function parseScan(text: string): Record<number, Record<string, string>> {
+  const out: Record<number, Record<string, string>> = {};
+  let cur: Record<string, string> | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^\[(\d+)\]$/.exec(line);
+    if (head) {
+      cur = {};
+      out[Number(head[1])] = cur;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (cur && eq > 0) {
+      const key = line.slice(0, eq);
+      const value = line.slice(eq + 1);
+      cur[key] = cur[key] === undefined ? value : `${cur[key]};${value}`;
+    }
+  }
+  return out;
+}
+
+/** Polls `check` until it returns true or the time is up (state that the 1 ms tick settles). */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Two E1 spans on one cable, configured as CCS with every timeslot a clear bearer channel. */
+export const E1_PAIR: SimConfig = { spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] };
+
+export const simBuilt = paths.simDaemon;
