@@ -31,6 +31,8 @@ export interface TestSim extends RunningSim {
 
 export interface Started {
   lines: Record<string, unknown>[];
+  /** Writes to the program's standard input (kept open until `end`). */
+  send(text: string): void;
   /** Resolves when a line matching `pred` has been printed. */
   waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
   done: Promise<Result>;
@@ -42,6 +44,7 @@ function runProcess(
   env: NodeJS.ProcessEnv,
   timeoutMs = 60_000,
   input?: string,
+  keepStdin = false,
 ): { child: ReturnType<typeof spawn>; done: Promise<Result> } {
   const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -53,7 +56,7 @@ function runProcess(
     stderr += d.toString();
   });
   if (input !== undefined) child.stdin?.end(input);
-  else child.stdin?.end();
+  else if (!keepStdin) child.stdin?.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise<Result>((resolve, reject) => {
     child.on('error', reject);
@@ -74,7 +77,7 @@ export async function withSim(config: SimConfig): Promise<TestSim> {
     env,
     run: (cmd, args, opts) => runProcess(cmd, args, env, opts?.timeoutMs, opts?.input).done,
     start(cmd, args) {
-      const { child, done } = runProcess(cmd, args, env);
+      const { child, done } = runProcess(cmd, args, env, 60_000, undefined, true);
       const lines: Record<string, unknown>[] = [];
       const waiters: { pred: (l: Record<string, unknown>) => boolean; ok: () => void }[] = [];
       let partial = '';
@@ -98,6 +101,7 @@ export async function withSim(config: SimConfig): Promise<TestSim> {
       return {
         lines,
         done,
+        send: (text) => child.stdin?.write(text),
         waitFor(pred, timeoutMs = 10_000) {
           if (lines.some(pred)) return Promise.resolve();
           return new Promise<void>((ok, fail) => {

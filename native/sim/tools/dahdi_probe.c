@@ -94,7 +94,7 @@ static int cmd_stream(int argc, char **argv) {
     struct dahdi_bufferinfo bi;
     memset(&bi, 0, sizeof bi);
     ioctl(fds[i], DAHDI_GET_BUFINFO, &bi);
-    bi.numbufs = 4;
+    bi.numbufs = bs * 32 <= 32768 ? 32 : 32768 / bs;  // as deep as DAHDI allows: rides out a busy machine
     bi.bufsize = bs;
     bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
     if (ioctl(fds[i], DAHDI_SET_BUFINFO, &bi) < 0) {
@@ -122,13 +122,22 @@ static int cmd_stream(int argc, char **argv) {
     }
   }
   struct pollfd *pf = calloc((size_t)n, sizeof *pf);
+  // Every channel is open: say so, and start when told (a line or EOF on stdin), so that the far
+  // end is listening before the first byte goes out.
+  printf("{\"ready\":true}\n");
+  fflush(stdout);
+  char go[16];
+  if (!fgets(go, sizeof go, stdin)) go[0] = 0;
   int64_t start = now_ns(), end = start + (int64_t)(seconds * 1e9);
   // Keep two blocks queued ahead on every channel; then stream.
   int64_t tw_stop = end - 300000000LL;  // stop writing a little early so the far end receives everything
   while (now_ns() < end) {
+    // Keep about four blocks queued ahead of the line: deep enough to ride out scheduling, shallow
+    // enough that the queue drains before the end.
+    uint64_t allowed = (uint64_t)((now_ns() - start) / 125000) + 4 * (uint64_t)bs;
     for (int i = 0; i < n; i++) {
       if (now_ns() >= tw_stop) break;
-      for (;;) {
+      while (txi[i] < allowed) {
         for (int k = 0; k < bs; k++) buf[k] = seq_byte(pos[i], txi[i] + (uint64_t)k);
         ssize_t w = write(fds[i], buf, (size_t)bs);
         if (w < 0) {
@@ -183,6 +192,8 @@ static int cmd_stream(int argc, char **argv) {
             if (buf[k] == idle) continue;
             // The first non-idle byte is where the far end's sequence starts.
             if (buf[k] != seq_byte(pos[i], 0)) {
+              if (getenv("DAHDI_PROBE_DEBUG") && errors < 10)
+                fprintf(stderr, "chan %d: before sync got %u (k=%zd of %zd)\n", first + i, buf[k], k, r);
               errors++;
               continue;
             }
@@ -279,6 +290,7 @@ static int cmd_hdlc_recv(int argc, char **argv) {
   bi.numbufs = 16;
   ioctl(fd, DAHDI_SET_BUFINFO, &bi);
   drain_events(fd, NULL);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   printf("{\"ready\":true}\n");
   fflush(stdout);
   uint8_t buf[2048];
@@ -370,6 +382,7 @@ static int cmd_hook(int argc, char **argv) {
   if (argc < 3) return 2;
   int fd = open_chan(atoi(argv[1]));
   drain_events(fd, NULL);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   printf("{\"ready\":true}\n");
   fflush(stdout);
   for (int a = 2; a < argc; a++) {
