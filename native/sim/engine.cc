@@ -1181,8 +1181,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
               qevent(*peer, off ? DAHDI_EVENT_RINGOFFHOOK : DAHDI_EVENT_ONHOOK);
             }
           }
-          qevent(c, DAHDI_EVENT_HOOKCOMPLETE);
-          return ok();
+          return ok();  // plain on/off hook completes at once: no HOOKCOMPLETE, as in DAHDI
         }
         if (j == DAHDI_FLASH || j == DAHDI_WINK || j == DAHDI_START) {
           if (peer && peer->port == PortType::FXS) qevent(*peer, DAHDI_EVENT_WINKFLASH);

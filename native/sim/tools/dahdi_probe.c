@@ -443,6 +443,24 @@ static int cmd_specify(int argc, char **argv) {
   return 0;
 }
 
+// spanstat SPAN: DAHDI_SPANSTAT as JSON (alarms and error counters).
+static int cmd_spanstat(int argc, char **argv) {
+  if (argc < 2) return 2;
+  int fd = open("/dev/dahdi/ctl", O_RDWR);
+  struct dahdi_spaninfo s;
+  memset(&s, 0, sizeof s);
+  s.spanno = atoi(argv[1]);
+  if (fd < 0 || ioctl(fd, DAHDI_SPANSTAT, &s) < 0) {
+    printf("{\"result\":-1,\"errno\":%d}\n", errno);
+    return 1;
+  }
+  printf("{\"span\":%d,\"alarms\":%d,\"bpvcount\":%d,\"crc4count\":%d,\"ebitcount\":%d,\"fascount\":%d,"
+         "\"fecount\":%u,\"errsec\":%u,\"numchans\":%d,\"totalchans\":%d,\"syncsrc\":%d}\n",
+         s.spanno, s.alarms, s.bpvcount, s.crc4count, s.ebitcount, s.fascount, s.fecount, s.errsec, s.numchans,
+         s.totalchans, s.syncsrc);
+  return 0;
+}
+
 // timer MS COUNT: a /dev/dahdi/timer firing every MS, COUNT times; prints the expiries seen.
 static int cmd_timer(int argc, char **argv) {
   if (argc < 3) return 2;
@@ -475,7 +493,7 @@ int main(int argc, char **argv) {
             "usage: dahdi_probe stream FIRST LAST SECONDS BLOCKSIZE poll|epoll|select|block\n"
             "       dahdi_probe hdlc-send CHAN COUNT SIZE | hdlc-recv CHAN COUNT TIMEOUT_S\n"
             "       dahdi_probe events CHAN SECONDS | hook CHAN OP... (offhook onhook ring ringoff wait:MS)\n"
-            "       dahdi_probe ioctl CHAN NR | specify CHAN | timer MS COUNT\n");
+            "       dahdi_probe ioctl CHAN NR | specify CHAN | timer MS COUNT | spanstat SPAN\n");
     return argc < 2 ? 2 : 0;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -488,6 +506,7 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "ioctl")) return cmd_ioctl(argc - 1, argv + 1);
   if (!strcmp(c, "specify")) return cmd_specify(argc - 1, argv + 1);
   if (!strcmp(c, "timer")) return cmd_timer(argc - 1, argv + 1);
+  if (!strcmp(c, "spanstat")) return cmd_spanstat(argc - 1, argv + 1);
   fprintf(stderr, "unknown subcommand %s\n", c);
   return 2;
 }
