@@ -27,6 +27,8 @@ export interface TestSim extends RunningSim {
   /** Writes a system.conf and applies it with the real dahdi_cfg. */
   configure(systemConf: string): Promise<Result>;
   log(): string;
+  /** Stops the daemon and returns its whole log, including what it printed on the way out. */
+  stopAndReadLog(): Promise<string>;
 }
 
 export interface Started {
@@ -132,6 +134,12 @@ export async function withSim(config: SimConfig): Promise<TestSim> {
     async stop() {
       await sim.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async stopAndReadLog() {
+      await sim.stop();
+      const text = readFileSync(simFiles(dir).log, 'utf8');
+      rmSync(dir, { recursive: true, force: true });
+      return text;
     },
   };
   return t;
