@@ -17,7 +17,6 @@
 
 namespace switchboard::sim {
 
-using simproto::Slot;
 
 namespace {
 
@@ -95,9 +94,6 @@ Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::
   chans_.resize(1);
   for (auto& s : spans_) {
     s.basechan = channo;
-    s.txline.assign(static_cast<size_t>(s.nchans), {});
-    s.rxline.assign(static_cast<size_t>(s.nchans), {});
-    s.txbits.assign(static_cast<size_t>(s.nchans), 0);
     for (int p = 1; p <= s.nchans; p++) {
       auto c = std::make_unique<Chan>();
       c->channo = channo;
@@ -111,6 +107,7 @@ Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::
         c->sigcap = kDigitalSigcap;
       }
       s.chans.push_back(c.get());
+      wire_.push_back(c.get());
       chans_.push_back(std::move(c));
       channo++;
     }
@@ -120,6 +117,8 @@ Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::
   nextPseudoNo_ = std::max(channo, 4097);
   for (uint32_t i = 0; i < simproto::kMaxSlots; i++) slots_[i].waker.store(-1);
   wakerMarked_.assign(simproto::kMaxWakers, 0);
+  arena_ = reinterpret_cast<uint8_t*>(shm) + simproto::kArenaOffset;
+  slotBytes_.assign(simproto::kMaxSlots, 0);
   // Analog lines join two ports, each named span*1000+port.
   for (auto [a, b] : analogLines) {
     Chan* ca = portChan(a / 1000, a % 1000);
@@ -263,11 +262,51 @@ void Engine::freePseudo(Chan* c) {
   }
 }
 
-static void initSlot(Slot& s, Chan& c, uint32_t kind) {
+uint32_t Engine::allocBuf(uint32_t bytes) {
+  size_t cls = 0;
+  while ((256u << cls) < bytes) cls++;
+  if (!freeLists_[cls].empty()) {
+    uint32_t off = freeLists_[cls].back();
+    freeLists_[cls].pop_back();
+    return off;
+  }
+  uint32_t off = static_cast<uint32_t>(arenaTop_);
+  arenaTop_ += 256u << cls;
+  return off;
+}
+
+void Engine::freeBuf(uint32_t off, uint32_t bytes) {
+  size_t cls = 0;
+  while ((256u << cls) < bytes) cls++;
+  freeLists_[cls].push_back(off);
+}
+
+void Engine::freeBuffers(Slot& s) {
+  size_t idx = static_cast<size_t>(&s - slots_);
+  if (!slotBytes_[idx]) return;
+  freeBuf(s.rx_off, slotBytes_[idx]);
+  freeBuf(s.tx_off, slotBytes_[idx]);
+  slotBytes_[idx] = 0;
+}
+
+void Engine::sizeBuffers(Slot& s) {
+  size_t idx = static_cast<size_t>(&s - slots_);
+  uint32_t need = s.numbufs * s.blocksize;
+  if (slotBytes_[idx] >= need && slotBytes_[idx] / 2 < need) return;
+  freeBuffers(s);
+  s.rx_off = allocBuf(need);
+  s.tx_off = allocBuf(need);
+  uint32_t cls = 256;
+  while (cls < need) cls <<= 1;
+  slotBytes_[idx] = cls;
+}
+
+void Engine::initSlot(Slot& s, Chan& c, uint32_t kind) {
   s.kind.store(kind);
   s.channo = c.channo;
   s.blocksize = kDefaultBlocksize;
   s.numbufs = kDefaultNumbufs;
+  sizeBuffers(s);
   s.txpolicy = DAHDI_POLICY_IMMEDIATE;
   s.law = static_cast<uint32_t>(c.deflaw ? c.deflaw
                                          : (c.span && c.span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW));
@@ -285,15 +324,13 @@ static void initSlot(Slot& s, Chan& c, uint32_t kind) {
   s.flags.store(flags);
 }
 
-static bool bindChan(Engine*, Chan& c, Slot& s, uint64_t id) {
-  if (c.open) return false;
+void Engine::bindChan(Chan& c, uint64_t id) {
   c.open = true;
   c.openerId = id;
   c.rxfill = 0;
   c.txpos = 0;
   c.txstarted = false;
-  initSlot(s, c, c.pseudo ? simproto::SLOT_PSEUDO : simproto::SLOT_CHAN);
-  return true;
+  initSlot(slotOf(c.slot), c, c.pseudo ? simproto::SLOT_PSEUDO : simproto::SLOT_CHAN);
 }
 
 IoResult Engine::open(OpenFile& f, uint32_t kind, int num, int) {
@@ -305,7 +342,7 @@ IoResult Engine::open(OpenFile& f, uint32_t kind, int num, int) {
     case simproto::DEV_PSEUDO: {
       Chan* c = allocPseudo();
       if (!c) return fail(ENOMEM);
-      bindChan(this, *c, slotOf(c->slot), f.id);
+      bindChan(*c, f.id);
       f.chan = c;
       return ok(c->slot);
     }
@@ -328,7 +365,7 @@ IoResult Engine::open(OpenFile& f, uint32_t kind, int num, int) {
       Chan* c = chanByNo(num);
       if (!c || c->pseudo) return fail(ENXIO);
       if (c->open) return fail(EBUSY);
-      bindChan(this, *c, slotOf(c->slot), f.id);
+      bindChan(*c, f.id);
       f.chan = c;
       f.kind = simproto::DEV_CHANNEL;
       return ok(c->slot);
@@ -360,7 +397,9 @@ void Engine::close(OpenFile& f) {
       Slot& s = slotOf(c.slot);
       s.flags.store(0);
       s.kind.store(simproto::SLOT_FREE);
+      freeBuffers(s);
       if (c.pseudo) freePseudo(&c);
+      recountBridges();
     }
     f.chan = nullptr;
   }
@@ -386,7 +425,7 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
         uint32_t len = std::min(s.tx_len[b], bs);
         // The user leaves two bytes for the FCS, which the "hardware" computes.
         uint32_t payload = len >= 2 ? len - 2 : 0;
-        if (payload > 0) c.enc->queue(s.tx_data + b * bs, payload);
+        if (payload > 0) c.enc->queue(txData(s) + b * bs, payload);
         s.tx_out.store(out_ + 1, std::memory_order_release);
         notify(s);
       }
@@ -395,32 +434,41 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
     return;
   }
   const uint8_t idle = static_cast<uint8_t>(s.law == DAHDI_LAW_ALAW ? kAlawSilence : kUlawSilence);
-  for (int i = 0; i < 8; i++) {
-    uint32_t out_ = s.tx_out.load(std::memory_order_relaxed);
-    uint32_t in = s.tx_in.load(std::memory_order_acquire);
-    if (!c.txstarted) {
-      uint32_t need = s.txpolicy == DAHDI_POLICY_WHEN_FULL ? nb : (s.txpolicy == DAHDI_POLICY_HALF_FULL ? nb / 2 : 1);
-      if (need < 1) need = 1;
-      if (in - out_ >= need) c.txstarted = true;
-    }
+  // We are the only consumer of the transmit buffers: tx_out is ours, tx_in the writer's.
+  uint32_t out_ = s.tx_out.load(std::memory_order_relaxed);
+  uint32_t in = s.tx_in.load(std::memory_order_acquire);
+  if (!c.txstarted) {
+    uint32_t need = s.txpolicy == DAHDI_POLICY_WHEN_FULL ? nb : (s.txpolicy == DAHDI_POLICY_HALF_FULL ? nb / 2 : 1);
+    if (need < 1) need = 1;
+    if (in - out_ >= need) c.txstarted = true;
+  }
+  uint32_t i = 0;
+  while (i < 8) {
     if (!c.txstarted || in == out_) {
       if (c.txstarted) {
         // Ran dry: DAHDI counts an underrun and, for buffered policies, waits to refill.
-        s.tx_underruns.fetch_add(1, std::memory_order_relaxed);
+        s.tx_underruns.store(s.tx_underruns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (s.txpolicy != DAHDI_POLICY_IMMEDIATE) c.txstarted = false;
       }
-      std::memset(out + i, idle, static_cast<size_t>(8 - i));
+      std::memset(out + i, idle, 8 - i);
       return;
     }
     uint32_t b = out_ % nb;
     uint32_t len = std::min(s.tx_len[b], bs);
-    out[i] = s.tx_data[b * bs + c.txpos];
-    if (++c.txpos >= len) {
+    uint32_t take = std::min(8 - i, len - c.txpos);
+    const uint8_t* src = txData(s) + b * bs + c.txpos;
+    if (take == 8) std::memcpy(out, src, 8);
+    else std::memcpy(out + i, src, take);
+    i += take;
+    c.txpos += take;
+    if (c.txpos >= len) {
       c.txpos = 0;
-      s.tx_out.store(out_ + 1, std::memory_order_release);
+      s.tx_out.store(++out_, std::memory_order_release);
       notify(s);
+      in = s.tx_in.load(std::memory_order_acquire);
     }
   }
+  c.txHint = txData(s) + (out_ % nb) * bs + c.txpos;
 }
 
 void Engine::pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n) {
@@ -430,12 +478,14 @@ void Engine::pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n) {
   for (size_t i = 0; i < n;) {
     uint32_t rin = s.rx_in.load(std::memory_order_relaxed);
     if (c.rxfill == 0 && rin - s.rx_out.load(std::memory_order_acquire) >= nb) {
-      s.rx_overruns.fetch_add(1, std::memory_order_relaxed);  // every buffer full: the chunk is lost
+      s.rx_overruns.store(s.rx_overruns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // every buffer full: the chunk is lost
       return;
     }
     uint32_t b = rin % nb;
     size_t take = std::min<size_t>(n - i, bs - c.rxfill);
-    std::memcpy(s.rx_data + b * bs + c.rxfill, in + i, take);
+    uint8_t* dst = rxData(s) + b * bs + c.rxfill;
+    if (take == 8) std::memcpy(dst, in + i, 8);  // the usual whole chunk: one move, not a call
+    else std::memcpy(dst, in + i, take);
     c.rxfill += static_cast<uint32_t>(take);
     i += take;
     if (c.rxfill >= bs) {
@@ -445,6 +495,7 @@ void Engine::pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n) {
       notify(s);
     }
   }
+  c.rxHint = rxData(s) + (s.rx_in.load(std::memory_order_relaxed) % nb) * bs + c.rxfill;
 }
 
 void Engine::pushRxFrame(Chan& c, const std::vector<uint8_t>& frame) {
@@ -454,12 +505,12 @@ void Engine::pushRxFrame(Chan& c, const std::vector<uint8_t>& frame) {
   size_t len = frame.size() + 2;
   uint32_t rin = s.rx_in.load(std::memory_order_relaxed);
   if (len > bs || rin - s.rx_out.load(std::memory_order_acquire) >= nb) {
-    s.rx_overruns.fetch_add(1, std::memory_order_relaxed);
+    s.rx_overruns.store(s.rx_overruns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     qevent(c, DAHDI_EVENT_OVERRUN);
     return;
   }
   uint32_t b = rin % nb;
-  uint8_t* dst = s.rx_data + b * bs;
+  uint8_t* dst = rxData(s) + b * bs;
   std::memcpy(dst, frame.data(), frame.size());
   // DAHDI hands the FCS bytes to the reader after the frame (libpri drops them).
   uint16_t fcs = static_cast<uint16_t>(~fcs16(frame.data(), frame.size()));
@@ -483,15 +534,18 @@ void Engine::carry(Span& from, Span& to) {
   const int n = to.nchans;
   const bool e1 = to.type == SpanType::E1;
   if (to.faults.los || !from.running) {
-    for (int i = 0; i < n; i++) to.rxline[static_cast<size_t>(i)].fill(0xFF);
+    for (Chan* c : to.chans) c->linerx.fill(0xFF);
     return;
   }
   if (to.faults.ais) {
-    for (int i = 0; i < n; i++) to.rxline[static_cast<size_t>(i)].fill(0xFF);
-    for (Chan* c : to.chans) c->rxbits = 0xF;
+    for (Chan* c : to.chans) {
+      c->linerx.fill(0xFF);
+      c->rxbits = 0xF;
+    }
     return;
   }
-  for (int i = 0; i < std::min(n, from.nchans); i++) to.rxline[static_cast<size_t>(i)] = from.txline[static_cast<size_t>(i)];
+  for (int i = 0; i < std::min(n, from.nchans); i++)
+    to.chans[static_cast<size_t>(i)]->linerx = from.chans[static_cast<size_t>(i)]->linetx;
   // CAS/RBS bits ride with the frame.
   for (int i = 0; i < std::min(n, from.nchans); i++) {
     Chan* rc = to.chans[static_cast<size_t>(i)];
@@ -523,7 +577,7 @@ void Engine::carry(Span& from, Span& to) {
           to.counters.fas++;
           continue;
         }
-        if (ts <= static_cast<uint32_t>(n)) to.rxline[ts - 1][(bit / 256) % 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+        if (ts <= static_cast<uint32_t>(n)) to.chans[ts - 1]->linerx[(bit / 256) % 8] ^= static_cast<uint8_t>(1u << (bit % 8));
       } else {
         uint32_t bit = static_cast<uint32_t>(r % 1544);
         uint32_t inFrame = bit % 193;
@@ -532,7 +586,7 @@ void Engine::carry(Span& from, Span& to) {
           continue;
         }
         uint32_t ts = (inFrame - 1) / 8;
-        if (ts < static_cast<uint32_t>(n)) to.rxline[ts][(bit / 193) % 8] ^= static_cast<uint8_t>(1u << ((inFrame - 1) % 8));
+        if (ts < static_cast<uint32_t>(n)) to.chans[ts]->linerx[(bit / 193) % 8] ^= static_cast<uint8_t>(1u << ((inFrame - 1) % 8));
       }
     }
     // One CRC-4 check per sub-multiframe (1 ms); the far end learns of it through the E-bits.
@@ -548,7 +602,7 @@ void Engine::carry(Span& from, Span& to) {
       to.slipAcc -= 1.0;
       to.counters.slips++;
       for (int i = 0; i < n; i++) {
-        auto& b = to.rxline[static_cast<size_t>(i)];
+        auto& b = to.chans[static_cast<size_t>(i)]->linerx;
         if (to.faults.slipPpm > 0) {
           std::memmove(b.data(), b.data() + 1, 7);  // a frame deleted, the last one repeated
         } else {
@@ -601,6 +655,80 @@ void Engine::analogTick(Chan& c) {
   }
 }
 
+bool Engine::inConference(const Chan& c) {
+  int m = c.confmode & DAHDI_CONF_MODE_MASK;
+  return c.confno > 0 && (m == DAHDI_CONF_CONF || m == DAHDI_CONF_CONFANN || m == DAHDI_CONF_CONFMON ||
+                          m == DAHDI_CONF_CONFANNMON || m == DAHDI_CONF_REALANDPSEUDO);
+}
+
+int Engine::lawOf(const Chan& c) const {
+  if (c.open) return static_cast<int>(slots_[c.slot].law);
+  if (c.deflaw) return c.deflaw;
+  return c.span && c.span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
+}
+
+void Engine::recountBridges() {
+  bridges_ = 0;
+  for (size_t i = 1; i < chans_.size(); i++)
+    if (chans_[i]->dacs || chans_[i]->confmode) bridges_++;
+  for (auto& p : pseudos_)
+    if (p && p->confmode) bridges_++;
+}
+
+// What a pseudo channel (or a conference listener) hears this tick; false when it hears silence.
+bool Engine::listen(Chan& c, const std::map<int, std::array<int32_t, 8>>& mix, std::array<int16_t, 8>& out) {
+  int m = c.confmode & DAHDI_CONF_MODE_MASK;
+  int law = lawOf(c);
+  if (inConference(c)) {
+    if (!(c.confmode & DAHDI_CONF_LISTENER)) return false;
+    auto it = mix.find(c.confno);
+    std::array<int32_t, 8> sum{};
+    if (it != mix.end()) sum = it->second;
+    if (c.confmode & DAHDI_CONF_TALKER) {
+      const auto& a = c.pseudo ? c.apptx : c.linerx;  // sum minus self
+      for (size_t k = 0; k < 8; k++) sum[k] -= toLinear(a[k], law);
+    }
+    for (size_t k = 0; k < 8; k++) out[k] = saturate16(sum[k]);
+    return true;
+  }
+  Chan* o = c.pseudo && c.confno ? chanByNo(c.confno) : nullptr;
+  if (!o) return false;
+  int olaw = lawOf(*o);
+  switch (m) {
+    case DAHDI_CONF_MONITOR:
+    case DAHDI_CONF_MONITOR_RX_PREECHO:
+      for (size_t k = 0; k < 8; k++) out[k] = toLinear(o->linerx[k], olaw);
+      return true;
+    case DAHDI_CONF_MONITORTX:
+    case DAHDI_CONF_MONITOR_TX_PREECHO:
+      for (size_t k = 0; k < 8; k++) out[k] = toLinear(o->linetx[k], olaw);
+      return true;
+    case DAHDI_CONF_MONITORBOTH:
+    case DAHDI_CONF_MONITORBOTH_PREECHO:
+      for (size_t k = 0; k < 8; k++) out[k] = saturate16(toLinear(o->linerx[k], olaw) + toLinear(o->linetx[k], olaw));
+      return true;
+    default:
+      return false;
+  }
+}
+
+void Engine::prefetch(size_t i, bool tx) {
+  constexpr size_t kFar = 16, kNear = 8;  // channel objects first, then their buffers
+  if (i + kFar < wire_.size()) __builtin_prefetch(wire_[i + kFar]);
+  if (i + kNear >= wire_.size()) return;
+  const Chan* n = wire_[i + kNear];
+  if (!n->open) return;
+  const Slot& s = slots_[n->slot];
+  __builtin_prefetch(&s);
+  if (tx) {
+    __builtin_prefetch(&s.tx_in);
+    __builtin_prefetch(n->txHint);
+  } else {
+    __builtin_prefetch(&s.rx_in, 1);
+    __builtin_prefetch(n->rxHint, 1);
+  }
+}
+
 void Engine::tick() {
   stats.ticks++;
 
@@ -613,148 +741,96 @@ void Engine::tick() {
     }
   }
 
-  // 1. What every channel transmits this millisecond.
-  for (auto& sp : spans_) {
-    for (Chan* c : sp.chans) {
-      produceTx(*c, c->apptx.data());
-      c->linetx = c->apptx;
-    }
+  // 1. What every channel transmits this millisecond. Thousands of channels do not fit in the
+  //    cache, so the channels a few steps ahead are prefetched: memory latency, not work, is what
+  //    a tick of a big board costs.
+  for (size_t i = 0; i < wire_.size(); i++) {
+    prefetch(i, true);
+    Chan* c = wire_[i];
+    produceTx(*c, c->apptx.data());
+    c->linetx = c->apptx;
   }
   for (auto& p : pseudos_)
     if (p) produceTx(*p, p->apptx.data());
 
-  // In-kernel cross-connects: DACS and DIGITALMON take the partner's receive of the last tick.
-  for (size_t i = 1; i < chans_.size(); i++) {
-    Chan& c = *chans_[i];
-    int src = c.dacs ? c.dacs : ((c.confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_DIGITALMON ? c.confno : 0);
-    if (src) {
-      if (Chan* o = chanByNo(src)) c.linetx = o->linerx;
+  if (bridges_) {
+    for (size_t i = 1; i < chans_.size(); i++) {
+      Chan& c = *chans_[i];
+      // In-kernel cross-connects: DACS and DIGITALMON send the partner's receive of the last tick.
+      int src = c.dacs ? c.dacs : ((c.confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_DIGITALMON ? c.confno : 0);
+      if (src) {
+        if (Chan* o = chanByNo(src)) c.linetx = o->linerx;
+      } else if (c.confOutValid) {
+        // A real channel listening to a conference sends the mix on top of what its user writes.
+        int law = lawOf(c);
+        for (size_t k = 0; k < 8; k++) c.linetx[k] = fromLinear(toLinear(c.apptx[k], law) + c.confOut[k], law);
+      }
     }
   }
 
-  // Conference mixes from the last tick's talkers reach real-channel listeners now.
-  std::map<int, std::array<int32_t, 8>> mix;
-  auto isConf = [](const Chan& c) {
-    int m = c.confmode & DAHDI_CONF_MODE_MASK;
-    return c.confno > 0 && (m == DAHDI_CONF_CONF || m == DAHDI_CONF_CONFANN || m == DAHDI_CONF_CONFMON ||
-                            m == DAHDI_CONF_CONFANNMON || m == DAHDI_CONF_REALANDPSEUDO);
-  };
-  auto talkerAudio = [](const Chan& c) -> const std::array<uint8_t, 8>& { return c.pseudo ? c.apptx : c.linerx; };
-  auto lawOf = [&](const Chan& c) -> int {
-    return c.open ? static_cast<int>(slots_[c.slot].law) : (c.deflaw ? c.deflaw : DAHDI_LAW_MULAW);
-  };
-  auto collectMix = [&](Chan& c) {
-    if (!isConf(c) || !(c.confmode & DAHDI_CONF_TALKER)) return;
-    auto& m = mix[c.confno];
-    const auto& a = talkerAudio(c);
-    int law = lawOf(c);
-    for (int k = 0; k < 8; k++) m[static_cast<size_t>(k)] += toLinear(a[static_cast<size_t>(k)], law);
-  };
-
-  // 2. The wire.
-  for (auto& sp : spans_) {
-    for (Chan* c : sp.chans) sp.txline[static_cast<size_t>(c->chanpos - 1)] = c->linetx;
-    for (Chan* c : sp.chans) sp.txbits[static_cast<size_t>(c->chanpos - 1)] = static_cast<uint8_t>(c->txbits);
-  }
+  // 2. The wire: each span hears its cable's far end (or its analog line's far port).
   for (auto& sp : spans_) {
     if (sp.type == SpanType::Analog) {
       for (Chan* c : sp.chans) {
-        Chan* peer = chanByNo(c->peerChan);
-        if (peer) sp.rxline[static_cast<size_t>(c->chanpos - 1)] = peer->linetx;
-        else sp.rxline[static_cast<size_t>(c->chanpos - 1)].fill(c->idle());
+        Chan* peer = c->peerChan ? chanByNo(c->peerChan) : nullptr;
+        if (peer) c->linerx = peer->linetx;
+        else c->linerx.fill(c->idle());
       }
-      continue;
-    }
-    if (sp.cable) {
+    } else if (sp.cable) {
       carry(spans_[static_cast<size_t>(sp.cable - 1)], sp);
     } else {
-      for (auto& b : sp.rxline) b.fill(0xFF);
+      for (Chan* c : sp.chans) c->linerx.fill(0xFF);
     }
   }
 
   // 3. What every channel receives.
-  for (auto& sp : spans_) {
-    for (Chan* c : sp.chans) c->linerx = sp.rxline[static_cast<size_t>(c->chanpos - 1)];
+  for (size_t i = 0; i < wire_.size(); i++) {
+    prefetch(i, false);
+    Chan* c = wire_[i];
+    if (c->open) consumeRx(*c, c->linerx.data());
+    else if (c->dec) c->dec->push(c->linerx.data(), 8);  // keeps flag sync; frames go nowhere
   }
-  // Conference mix of this tick (talkers), then listeners.
-  for (size_t i = 1; i < chans_.size(); i++) collectMix(*chans_[i]);
-  for (auto& p : pseudos_)
-    if (p) collectMix(*p);
 
-  auto listen = [&](Chan& c, std::array<uint8_t, 8>& out, bool& have) {
-    int m = c.confmode & DAHDI_CONF_MODE_MASK;
-    int law = lawOf(c);
-    if (isConf(c) && (c.confmode & DAHDI_CONF_LISTENER)) {
-      auto it = mix.find(c.confno);
-      std::array<int32_t, 8> sum{};
-      if (it != mix.end()) sum = it->second;
-      if (c.confmode & DAHDI_CONF_TALKER) {
-        const auto& a = talkerAudio(c);  // sum minus self
-        for (int k = 0; k < 8; k++) sum[static_cast<size_t>(k)] -= toLinear(a[static_cast<size_t>(k)], law);
-      }
-      for (int k = 0; k < 8; k++) out[static_cast<size_t>(k)] = fromLinear(sum[static_cast<size_t>(k)], law);
-      have = true;
-      return;
-    }
-    if (!c.pseudo) return;
-    Chan* o = c.confno ? chanByNo(c.confno) : nullptr;
-    if (!o) return;
-    int olaw = lawOf(*o);
-    switch (m) {
-      case DAHDI_CONF_MONITOR:
-      case DAHDI_CONF_MONITOR_RX_PREECHO:
-        for (int k = 0; k < 8; k++) out[static_cast<size_t>(k)] = fromLinear(toLinear(o->linerx[static_cast<size_t>(k)], olaw), law);
-        have = true;
-        break;
-      case DAHDI_CONF_MONITORTX:
-      case DAHDI_CONF_MONITOR_TX_PREECHO:
-        for (int k = 0; k < 8; k++) out[static_cast<size_t>(k)] = fromLinear(toLinear(o->linetx[static_cast<size_t>(k)], olaw), law);
-        have = true;
-        break;
-      case DAHDI_CONF_MONITORBOTH:
-      case DAHDI_CONF_MONITORBOTH_PREECHO:
-        for (int k = 0; k < 8; k++)
-          out[static_cast<size_t>(k)] = fromLinear(
-              toLinear(o->linerx[static_cast<size_t>(k)], olaw) + toLinear(o->linetx[static_cast<size_t>(k)], olaw), law);
-        have = true;
-        break;
-      case DAHDI_CONF_DIGITALMON:
-        out = o->linerx;
-        have = true;
-        break;
-      default:
-        break;
-    }
-  };
-
-  for (auto& sp : spans_) {
-    for (Chan* c : sp.chans) {
-      if (!c->open) {
-        if (c->dec) c->dec->push(c->linerx.data(), 8);  // keeps flag sync; frames go nowhere
-        continue;
-      }
-      consumeRx(*c, c->linerx.data());
+  // 4. Conferences and monitors: talkers of this tick, heard by listeners now (pseudo channels)
+  //    or on the next tick (real channels, through their transmit).
+  std::map<int, std::array<int32_t, 8>> mix;
+  if (bridges_) {
+    auto collect = [&](const Chan& c) {
+      if (!inConference(c) || !(c.confmode & DAHDI_CONF_TALKER)) return;
+      auto& m = mix[c.confno];
+      const auto& a = c.pseudo ? c.apptx : c.linerx;
+      int law = lawOf(c);
+      for (size_t k = 0; k < 8; k++) m[k] += toLinear(a[k], law);
+    };
+    for (size_t i = 1; i < chans_.size(); i++) collect(*chans_[i]);
+    for (auto& p : pseudos_)
+      if (p) collect(*p);
+    for (size_t i = 1; i < chans_.size(); i++) {
+      Chan& c = *chans_[i];
+      c.confOutValid = inConference(c) && listen(c, mix, c.confOut);
     }
   }
   for (auto& p : pseudos_) {
     if (!p) continue;
     std::array<uint8_t, 8> in;
-    in.fill(p->idle());
-    bool have = false;
-    listen(*p, in, have);
-    consumeRx(*p, in.data());
-  }
-  // Real channels listening to a conference transmit its mix from the next tick on.
-  for (size_t i = 1; i < chans_.size(); i++) {
-    Chan& c = *chans_[i];
-    if (isConf(c) && (c.confmode & DAHDI_CONF_LISTENER)) {
-      bool have = false;
-      listen(c, c.apptx, have);
+    std::array<int16_t, 8> lin;
+    if ((p->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_DIGITALMON) {
+      Chan* o = chanByNo(p->confno);
+      in = o ? o->linerx : std::array<uint8_t, 8>{};
+    } else if (bridges_ && listen(*p, mix, lin)) {
+      int law = lawOf(*p);
+      for (size_t k = 0; k < 8; k++) in[k] = fromLinear(lin[k], law);
+    } else {
+      in.fill(p->idle());
     }
+    consumeRx(*p, in.data());
   }
 
   for (auto& sp : spans_) {
-    for (Chan* c : sp.chans) analogTick(*c);
+    if (sp.type == SpanType::Analog) {
+      for (Chan* c : sp.chans) analogTick(*c);
+      continue;
+    }
     spanAlarms(sp);
     if (++sp.tickInSecond >= 1000) {
       sp.tickInSecond = 0;
@@ -826,7 +902,7 @@ IoResult Engine::ioctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d) {
         return fail(ENXIO);
       }
       if (c->open) return fail(EBUSY);
-      bindChan(this, *c, slotOf(c->slot), f.id);
+      bindChan(*c, f.id);
       f.chan = c;
       return ok(c->slot);
     }
@@ -983,6 +1059,7 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
       } else {
         c->dacs = 0;
       }
+      recountBridges();
       c->deflaw = cc.deflaw;
       c->idlebits = cc.sigtype == DAHDI_SIG_DACS ? 0 : cc.idlebits;
       if (cc.sigtype == DAHDI_SIG_CAS || cc.sigtype == DAHDI_SIG_DACS_RBS) c->txbits = cc.idlebits & 0xF;
@@ -1088,6 +1165,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
       if (j < 16 || j > DAHDI_MAX_BLOCKSIZE || static_cast<uint32_t>(j) * s.numbufs > simproto::kBufSpace)
         return fail(EINVAL);
       s.blocksize = static_cast<uint32_t>(j);
+      sizeBuffers(s);
       resetBuffers(c, true, true);
       return ok();
     case DAHDI_GET_BUFINFO: {
@@ -1110,6 +1188,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
       s.numbufs = static_cast<uint32_t>(bi.numbufs);
       s.blocksize = static_cast<uint32_t>(bi.bufsize);
       s.txpolicy = static_cast<uint32_t>(bi.txbufpolicy);
+      sizeBuffers(s);
       resetBuffers(c, true, true);
       return ok();
     }
@@ -1233,6 +1312,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
       if (m == DAHDI_CONF_NORMAL) {
         target->confno = 0;
         target->confmode = 0;
+        recountBridges();
         return ok();
       }
       bool monitor = m == DAHDI_CONF_MONITOR || m == DAHDI_CONF_MONITORTX || m == DAHDI_CONF_MONITORBOTH ||
@@ -1243,6 +1323,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
       if (m > DAHDI_CONF_MONITORBOTH_PREECHO) return fail(EINVAL);
       target->confno = ci.confno;
       target->confmode = ci.confmode;
+      recountBridges();
       putArg(d, ci);
       return ok();
     }

@@ -16,6 +16,8 @@
 
 namespace switchboard::sim {
 
+using simproto::Slot;
+
 enum class SpanType { E1, T1, Analog };
 enum class PortType { None, FXS, FXO };  // analog module type: FXS powers a phone, FXO faces a line
 
@@ -52,47 +54,48 @@ struct Span {
   uint32_t tickInSecond = 0;
   std::vector<PortType> ports;   // analog: module type per port
   std::vector<Chan*> chans;      // index chanpos-1
-  // this tick's bytes on the wire, per timeslot (index chanpos-1)
-  std::vector<std::array<uint8_t, 8>> txline, rxline;
-  std::vector<uint8_t> txbits;   // CAS bits sent per channel
 };
 
 struct Conf;
 
 struct Chan {
-  int channo = 0;
+  // --- what the tick touches every millisecond, together at the front (one or two cache lines) ---
+  bool open = false;
+  bool txstarted = false;        // DAHDI_POLICY_WHEN_FULL: transmit held until all buffers full
+  bool confOutValid = false;
   int slot = 0;                  // shared-memory slot index
+  uint32_t rxfill = 0;           // bytes in the receive block being filled
+  uint32_t txpos = 0;            // bytes of the current transmit block already sent
+  std::array<uint8_t, 8> apptx{}, linerx{}, linetx{};
+  int rxbits = -1, txbits = 0;   // CAS/RBS ABCD
+  int sig = 0;                   // configured DAHDI_SIG_*, 0 = unused
+  std::unique_ptr<HdlcEncoder> enc;
+  std::unique_ptr<HdlcDecoder> dec;
+  const uint8_t* txHint = nullptr;  // where the next transmit bytes are read (for prefetching)
+  uint8_t* rxHint = nullptr;        // where the next received bytes go
+  // --- identity and configuration ---
+  int channo = 0;
   Span* span = nullptr;          // null for pseudo channels
   int chanpos = 0;
   bool pseudo = false;
   PortType port = PortType::None;
   int peerChan = 0;              // analog: channel on the other end of the line
   uint32_t sigcap = 0;
-  int sig = 0;                   // configured DAHDI_SIG_*, 0 = unused
   int deflaw = 0;
   int idlebits = 0;
   int dacs = 0;                  // DACS partner channel
-  bool open = false;
   uint64_t openerId = 0;         // connection that has it open
   int echocan = 0;               // echo canceller taps (pass-through)
   std::string echocanName;
   int tonezone = -1;
   int confno = 0, confmode = 0;
-  int rxbits = -1, txbits = 0;   // CAS/RBS ABCD
+  int hdlcRate = 64;
   // analog
   bool offhook = false;          // FXO module: our app's hook; FXS module: the far device's hook
   bool ringing = false;          // FXS module ringing the line
-  uint32_t ringPhaseMs = 0;
   bool ringOn = false;
-  bool battery = true;           // FXS module battery (kewlstart disconnect drops it)
-  // buffers
-  uint32_t rxfill = 0;           // bytes in the receive block being filled
-  uint32_t txpos = 0;            // bytes of the current transmit block already sent
-  bool txstarted = false;        // DAHDI_POLICY_WHEN_FULL: transmit held until all buffers full
-  std::unique_ptr<HdlcEncoder> enc;
-  std::unique_ptr<HdlcDecoder> dec;
-  int hdlcRate = 64;
-  std::array<uint8_t, 8> apptx{}, appRxTick{}, linerx{}, linetx{};
+  uint32_t ringPhaseMs = 0;
+  std::array<int16_t, 8> confOut{};  // conference mix this real channel sends on the next tick
   uint8_t idle() const;
 };
 
@@ -170,10 +173,25 @@ class Engine {
   Chan* allocPseudo();
   void freePseudo(Chan* c);
   void logUnknownIoctl(const OpenFile& f, uint32_t cmd);
+  static bool inConference(const Chan& c);
+  int lawOf(const Chan& c) const;
+  void recountBridges();
+  // Buffer arena (shared memory after the slots): size classes of powers of two, 256 B to 32 KiB.
+  void sizeBuffers(Slot& s);
+  void freeBuffers(Slot& s);
+  uint32_t allocBuf(uint32_t bytes);
+  void freeBuf(uint32_t off, uint32_t bytes);
+  uint8_t* rxData(const Slot& s) { return arena_ + s.rx_off; }
+  uint8_t* txData(const Slot& s) { return arena_ + s.tx_off; }
+  void initSlot(Slot& s, Chan& c, uint32_t kind);
+  void bindChan(Chan& c, uint64_t id);
+  bool listen(Chan& c, const std::map<int, std::array<int32_t, 8>>& mix, std::array<int16_t, 8>& out);
 
   simproto::Slot* slots_;
   std::vector<Span> spans_;
   std::vector<std::unique_ptr<Chan>> chans_;       // index channo; real channels
+  std::vector<Chan*> wire_;                        // every real channel in span order, for the tick
+  void prefetch(size_t i, bool tx);
   std::vector<std::unique_ptr<Chan>> pseudos_;
   std::vector<std::unique_ptr<TimerFile>> timers_;
   std::vector<int> freeSlots_;
@@ -183,6 +201,11 @@ class Engine {
   int defaultZone_ = 0;
   std::map<int, std::string> zones_;
   int nextPseudoNo_ = 0;
+  int bridges_ = 0;
+  uint8_t* arena_ = nullptr;
+  uint64_t arenaTop_ = 0;
+  std::vector<uint32_t> freeLists_[8];
+  std::vector<uint32_t> slotBytes_;  // bytes allocated per direction per slot, 0 = none  // channels with DACS or a conference mode: the tick skips that work when none
 };
 
 const char* alarmNames(uint32_t alarms, std::string& out);

@@ -48,8 +48,11 @@ F real(const char* name) {
 
 struct FdEnt {
   uint32_t kind = 0;   // simproto::DevKind
+  std::atomic<bool> nonblock{false};  // O_NONBLOCK, kept here so read() and write() need no fcntl()
   int slot = -1;       // shared-memory slot once bound to a channel, pseudo channel or timer
   std::shared_ptr<std::mutex> rpc = std::make_shared<std::mutex>();
+  FdEnt() = default;
+  FdEnt(const FdEnt& o) : kind(o.kind), nonblock(o.nonblock.load()), slot(o.slot), rpc(o.rpc) {}
 };
 
 constexpr int kMaxFd = 65536;
@@ -57,6 +60,7 @@ std::atomic<FdEnt*> g_fds[kMaxFd];
 std::mutex g_init;
 int g_session = -1;
 Slot* g_slots = nullptr;
+uint8_t* g_arena = nullptr;
 bool g_warned = false;
 
 FdEnt* ent(int fd) {
@@ -191,6 +195,7 @@ bool ensureSession() {
     s = high;
   }
   g_slots = reinterpret_cast<Slot*>(static_cast<uint8_t*>(m) + simproto::kSlotsOffset);
+  g_arena = static_cast<uint8_t*>(m) + simproto::kArenaOffset;
   g_session = s;
   return true;
 }
@@ -359,9 +364,8 @@ int waitOn(int fd, short events) {
 }
 
 bool nonblocking(int fd) {
-  REAL(fcntl);
-  int fl = real_fcntl(fd, F_GETFL);
-  return fl >= 0 && (fl & O_NONBLOCK);
+  FdEnt* e = ent(fd);
+  return e && e->nonblock.load(std::memory_order_relaxed);
 }
 
 // ---- device paths ----
@@ -417,6 +421,7 @@ int simOpen(const char* path, int flags) {
     return -1;
   }
   auto* e = new FdEnt;
+  e->nonblock = (flags & O_NONBLOCK) != 0;
   e->kind = kind == simproto::DEV_NUMBERED ? simproto::DEV_CHANNEL : kind;
   e->slot = rep.value;
   g_fds[fd].store(e, std::memory_order_release);
@@ -449,7 +454,7 @@ ssize_t simRead(int fd, FdEnt* e, void* buf, size_t count) {
       const uint32_t nb = s->numbufs, bs = s->blocksize;
       uint32_t b = out % nb;
       uint32_t len = std::min(s->rx_len[b], bs);
-      const uint8_t* src = s->rx_data + b * bs;
+      const uint8_t* src = g_arena + s->rx_off + b * bs;
       size_t amnt;
       if (s->flags.load(std::memory_order_relaxed) & simproto::CF_LINEAR) {
         amnt = std::min<size_t>(count, static_cast<size_t>(len) * 2) & ~static_cast<size_t>(1);
@@ -492,7 +497,7 @@ ssize_t simWrite(int fd, FdEnt* e, const void* buf, size_t count) {
     uint32_t in = s->tx_in.load(std::memory_order_relaxed);
     if (in - s->tx_out.load(std::memory_order_acquire) < nb) {
       uint32_t b = in % nb;
-      uint8_t* dst = s->tx_data + b * bs;
+      uint8_t* dst = g_arena + s->tx_off + b * bs;
       size_t consumed;
       uint32_t n;
       if (s->flags.load(std::memory_order_relaxed) & simproto::CF_LINEAR) {
@@ -571,7 +576,9 @@ int simIoctl(int fd, FdEnt* e, unsigned long cmd, void* arg) {
   }
   if (_IOC_TYPE(cmd) != DAHDI_CODE) {
     REAL(ioctl);
-    return real_ioctl(fd, cmd, arg);  // FIONBIO and friends act on the real descriptor
+    int r = real_ioctl(fd, cmd, arg);  // FIONBIO and friends act on the real descriptor
+    if (r == 0 && cmd == FIONBIO && arg) e->nonblock = *static_cast<int*>(arg) != 0;
+    return r;
   }
   size_t sz = ioctlSize(cmd, arg);
   Request rq{simproto::MSG_IOCTL, 0, static_cast<uint32_t>(cmd), 0, static_cast<uint32_t>(arg ? sz : 0), 0};
@@ -719,6 +726,35 @@ int ioctl(int fd, unsigned long cmd, ...) {
   if (FdEnt* e = ent(fd)) return simIoctl(fd, e, cmd, arg);
   REAL(ioctl);
   return real_ioctl(fd, cmd, arg);
+}
+
+static int fcntlCommon(int fd, int cmd, void* arg, bool is64) {
+  using Fn = int (*)(int, int, ...);
+  static Fn real_fcntl_ = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "fcntl"));
+  static Fn real_fcntl64_ = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "fcntl64"));
+  Fn f = is64 && real_fcntl64_ ? real_fcntl64_ : real_fcntl_;
+  int r = f(fd, cmd, arg);
+  if (r >= 0 && cmd == F_SETFL)
+    if (FdEnt* e = ent(fd)) e->nonblock = (reinterpret_cast<intptr_t>(arg) & O_NONBLOCK) != 0;
+  if (r >= 0 && r < kMaxFd && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+    if (FdEnt* e = ent(fd)) g_fds[r].store(new FdEnt(*e));
+  return r;
+}
+
+int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  return fcntlCommon(fd, cmd, arg, false);
+}
+
+int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  return fcntlCommon(fd, cmd, arg, true);
 }
 
 int dup(int fd) {

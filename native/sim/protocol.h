@@ -56,6 +56,8 @@ struct alignas(64) Slot {
   uint32_t numbufs;
   uint32_t txpolicy;                       // DAHDI_POLICY_*
   uint32_t law;                            // DAHDI_LAW_MULAW or DAHDI_LAW_ALAW
+  uint32_t rx_off;                         // numbufs x blocksize receive bytes, at arena + rx_off
+  uint32_t tx_off;                         // and the transmit bytes, at arena + tx_off
 
   // --- receive buffers: daemon produces, client consumes ---
   alignas(64) std::atomic<uint32_t> rx_in;   // blocks completed (monotonic)
@@ -83,9 +85,6 @@ struct alignas(64) Slot {
   // --- counters the client bumps (daemon reads for status) ---
   std::atomic<uint32_t> rx_overruns;
   std::atomic<uint32_t> tx_underruns;
-
-  uint8_t rx_data[kBufSpace];
-  uint8_t tx_data[kBufSpace];
 };
 
 struct Header {
@@ -97,7 +96,12 @@ struct Header {
 
 constexpr uint32_t kMagic = 0x4d534844;
 constexpr size_t kSlotsOffset = 4096;
-inline size_t shmSize() { return kSlotsOffset + sizeof(Slot) * kMaxSlots; }
+// The buffers live apart from the slots, packed by the daemon's allocator: a channel with 4 x 160
+// byte blocks uses 1 KiB per direction, not 32 KiB, so thousands of streaming channels touch few
+// pages per tick. The arena is sparse: room for every slot at the largest buffer space.
+constexpr size_t kArenaOffset = (kSlotsOffset + sizeof(Slot) * kMaxSlots + 4095) / 4096 * 4096;
+constexpr size_t kArenaSize = size_t{kMaxSlots} * 2 * kBufSpace;
+inline size_t shmSize() { return kArenaOffset + kArenaSize; }
 
 // Readiness of a slot as seen by poll(): computed identically by daemon and client.
 inline uint32_t readiness(const Slot& s) {

@@ -11,6 +11,10 @@ export const paths = {
   simDaemon: `${repoRoot}native/sim/build/switchboard-simd`,
   /** The preload library that routes a process's DAHDI calls to the simulator. */
   simPreload: `${repoRoot}native/sim/build/libdahdisim.so`,
+  /** Where `make -C native/sim` puts the simulator and its tools. */
+  simBuildDir: `${repoRoot}native/sim/build`,
+  /** dahdi_probe: a plain DAHDI API client for end-to-end checks and benchmarks. */
+  dahdiProbe: `${repoRoot}native/sim/build/dahdi_probe`,
   /** The native addon as node-gyp builds it. */
   addon: `${repoRoot}build/Release/switchboard.node`,
   /** The demo board that `switchboard start` and `sim up` use by default. */

@@ -152,6 +152,7 @@ export type SimRequest =
   | { cmd: 'cable'; a: number; b: number }
   | { cmd: 'uncable'; span: number }
   | ({ cmd: 'fault'; span: number } & SimFault)
+  | { cmd: 'resetstats' }
   | { cmd: 'shutdown' };
 
 /** Default time to wait for an answer, in milliseconds. */
@@ -282,6 +283,11 @@ export class SimClient {
 
   async fault(span: number, fault: SimFault): Promise<void> {
     await simRequest(this.dir, { cmd: 'fault', span, ...fault }, this.timeoutMs);
+  }
+
+  /** Restarts the tick lateness statistics (benchmarks measure a steady state). */
+  async resetStats(): Promise<void> {
+    await simRequest(this.dir, { cmd: 'resetstats' }, this.timeoutMs);
   }
 
   async shutdown(): Promise<void> {

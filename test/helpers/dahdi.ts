@@ -1,22 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Test kit for the userspace DAHDI: a simulator per test in a temp dir, and DAHDI programs run against it.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { paths, repoRoot } from '../../src/runtime/paths.ts';
+import { paths } from '../../src/runtime/paths.ts';
+import {
+  type ProcessResult,
+  runProcess,
+  type StartedProcess,
+  startProcess,
+} from '../../src/runtime/process.ts';
 import type { SimConfig } from '../../src/sim/config.ts';
 import { type RunningSim, simEnv, simFiles, startSim } from '../../src/sim/daemon.ts';
 
 /** dahdi_probe: our DAHDI API client for end-to-end checks (native/sim/tools). */
-export const probe = `${repoRoot}native/sim/build/dahdi_probe`;
+export const probe = paths.dahdiProbe;
 
-export interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type Result = ProcessResult;
+export type Started = StartedProcess;
 
 export interface TestSim extends RunningSim {
   env: NodeJS.ProcessEnv;
@@ -31,45 +33,6 @@ export interface TestSim extends RunningSim {
   stopAndReadLog(): Promise<string>;
 }
 
-export interface Started {
-  lines: Record<string, unknown>[];
-  /** Writes to the program's standard input (kept open until `end`). */
-  send(text: string): void;
-  /** Resolves when a line matching `pred` has been printed. */
-  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
-  done: Promise<Result>;
-}
-
-function runProcess(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs = 60_000,
-  input?: string,
-  keepStdin = false,
-): { child: ReturnType<typeof spawn>; done: Promise<Result> } {
-  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  if (input !== undefined) child.stdin?.end(input);
-  else if (!keepStdin) child.stdin?.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, done };
-}
-
 export async function withSim(config: SimConfig): Promise<TestSim> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-sim-'));
   const sim = await startSim({ config, dir });
@@ -77,58 +40,12 @@ export async function withSim(config: SimConfig): Promise<TestSim> {
   const t: TestSim = {
     ...sim,
     env,
-    run: (cmd, args, opts) => runProcess(cmd, args, env, opts?.timeoutMs, opts?.input).done,
-    start(cmd, args) {
-      const { child, done } = runProcess(cmd, args, env, 60_000, undefined, true);
-      const lines: Record<string, unknown>[] = [];
-      const waiters: { pred: (l: Record<string, unknown>) => boolean; ok: () => void }[] = [];
-      let partial = '';
-      child.stdout?.on('data', (d: Buffer) => {
-        partial += d.toString();
-        let nl = partial.indexOf('\n');
-        while (nl >= 0) {
-          const text = partial.slice(0, nl).trim();
-          partial = partial.slice(nl + 1);
-          nl = partial.indexOf('\n');
-          if (!text.startsWith('{')) continue;
-          const line = JSON.parse(text) as Record<string, unknown>;
-          lines.push(line);
-          for (const w of [...waiters])
-            if (w.pred(line)) {
-              waiters.splice(waiters.indexOf(w), 1);
-              w.ok();
-            }
-        }
-      });
-      return {
-        lines,
-        done,
-        send: (text) => child.stdin?.write(text),
-        waitFor(pred, timeoutMs = 10_000) {
-          if (lines.some(pred)) return Promise.resolve();
-          return new Promise<void>((ok, fail) => {
-            const timer = setTimeout(
-              () =>
-                fail(
-                  new Error(`no matching line within ${timeoutMs} ms: ${JSON.stringify(lines)}`),
-                ),
-              timeoutMs,
-            );
-            waiters.push({
-              pred,
-              ok: () => {
-                clearTimeout(timer);
-                ok();
-              },
-            });
-          });
-        },
-      };
-    },
+    run: (cmd, args, opts) => runProcess(cmd, args, { env, ...opts }),
+    start: (cmd, args) => startProcess(cmd, args, { env }),
     async configure(systemConf) {
       const file = join(dir, 'system.conf');
       writeFileSync(file, systemConf);
-      return runProcess('dahdi_cfg', ['-vv', '-c', file], env).done;
+      return runProcess('dahdi_cfg', ['-vv', '-c', file], { env });
     },
     log: () => readFileSync(simFiles(dir).log, 'utf8'),
     async stop() {
@@ -182,4 +99,3 @@ export async function eventually(
 /** Two E1 spans on one cable, configured as CCS with every timeslot a clear bearer channel. */
 export const E1_PAIR: SimConfig = { spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] };
 
-export const simBuilt = paths.simDaemon;

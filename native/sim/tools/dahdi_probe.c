@@ -75,7 +75,7 @@ static int cmd_stream(int argc, char **argv) {
   int bs = atoi(argv[4]);
   const char *mode = argv[5];
   int n = last - first + 1;
-  if (n < 1 || n > 1024) return 2;
+  if (n < 1 || n > 4096) return 2;
   int *fds = calloc((size_t)n, sizeof(int));
   int *pos = calloc((size_t)n, sizeof(int));
   uint64_t *txi = calloc((size_t)n, sizeof(uint64_t)), *rxi = calloc((size_t)n, sizeof(uint64_t));
@@ -461,6 +461,49 @@ static int cmd_spanstat(int argc, char **argv) {
   return 0;
 }
 
+// config-clear FIRST_SPAN LAST_SPAN: every channel of those E1/T1 spans a clear bearer channel.
+// dahdi_cfg stops at DAHDI_MAX_CHANNELS (1024); benchmarks of bigger boards configure this way.
+static int cmd_config_clear(int argc, char **argv) {
+  if (argc < 3) return 2;
+  int fd = open("/dev/dahdi/ctl", O_RDWR);
+  if (fd < 0) return 2;
+  int first = atoi(argv[1]), last = atoi(argv[2]);
+  int chan = 1, done = 0;  // channels are numbered consecutively across spans
+  for (int span = 1; span <= last; span++) {
+    struct dahdi_spaninfo si;
+    memset(&si, 0, sizeof si);
+    si.spanno = span;
+    if (ioctl(fd, DAHDI_SPANSTAT, &si) < 0) {
+      fprintf(stderr, "span %d: %s\n", span, strerror(errno));
+      return 1;
+    }
+    if (span < first) {
+      chan += si.totalchans;
+      continue;
+    }
+    struct dahdi_lineconfig lc;
+    memset(&lc, 0, sizeof lc);
+    lc.span = span;
+    lc.lineconfig = !strcmp(si.spantype, "T1") ? (DAHDI_CONFIG_ESF | DAHDI_CONFIG_B8ZS)
+                                               : (DAHDI_CONFIG_CCS | DAHDI_CONFIG_HDB3 | DAHDI_CONFIG_CRC4);
+    if (ioctl(fd, DAHDI_SPANCONFIG, &lc) < 0) return 1;
+    for (int pos = 1; pos <= si.totalchans; pos++, chan++) {
+      struct dahdi_chanconfig cc;
+      memset(&cc, 0, sizeof cc);
+      cc.chan = chan;
+      cc.sigtype = DAHDI_SIG_CLEAR;
+      if (ioctl(fd, DAHDI_CHANCONFIG, &cc) < 0) {
+        fprintf(stderr, "channel %d: %s\n", chan, strerror(errno));
+        return 1;
+      }
+      done++;
+    }
+    if (ioctl(fd, DAHDI_STARTUP, &span) < 0) return 1;
+  }
+  printf("{\"channels\":%d}\n", done);
+  return 0;
+}
+
 // timer MS COUNT: a /dev/dahdi/timer firing every MS, COUNT times; prints the expiries seen.
 static int cmd_timer(int argc, char **argv) {
   if (argc < 3) return 2;
@@ -493,7 +536,8 @@ int main(int argc, char **argv) {
             "usage: dahdi_probe stream FIRST LAST SECONDS BLOCKSIZE poll|epoll|select|block\n"
             "       dahdi_probe hdlc-send CHAN COUNT SIZE | hdlc-recv CHAN COUNT TIMEOUT_S\n"
             "       dahdi_probe events CHAN SECONDS | hook CHAN OP... (offhook onhook ring ringoff wait:MS)\n"
-            "       dahdi_probe ioctl CHAN NR | specify CHAN | timer MS COUNT | spanstat SPAN\n");
+            "       dahdi_probe ioctl CHAN NR | specify CHAN | timer MS COUNT | spanstat SPAN\n"
+            "       dahdi_probe config-clear FIRST_SPAN LAST_SPAN\n");
     return argc < 2 ? 2 : 0;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -507,6 +551,7 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "specify")) return cmd_specify(argc - 1, argv + 1);
   if (!strcmp(c, "timer")) return cmd_timer(argc - 1, argv + 1);
   if (!strcmp(c, "spanstat")) return cmd_spanstat(argc - 1, argv + 1);
+  if (!strcmp(c, "config-clear")) return cmd_config_clear(argc - 1, argv + 1);
   fprintf(stderr, "unknown subcommand %s\n", c);
   return 2;
 }
