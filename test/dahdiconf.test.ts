@@ -33,7 +33,7 @@ describe('dahdiconf', () => {
         '# from x.yaml',
         '',
         '# span 1: T1',
-        'span=1,0,0,esf,b8zs',
+        'span=1,1,0,esf,b8zs',
         'bchan=1-23',
         'dchan=24',
         '',

@@ -16,6 +16,7 @@ function span(n: number, alarms: DahdiAlarm[] = []): DahdiSpan {
     desc: '',
     alarms,
     type: 'E1',
+    spantype: 'E1',
     totalchans: 31,
     numchans: 31,
     lineconfig: { framing: 'ccs', coding: 'hdb3', crc4: true },

@@ -973,8 +973,11 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
         si.linecompat = DAHDI_CONFIG_AMI | DAHDI_CONFIG_B8ZS | DAHDI_CONFIG_D4 | DAHDI_CONFIG_ESF;
         copyStr(si.spantype, sizeof si.spantype, "T1");
       } else {
+        // As DAHDI's analog drivers report it: FXS, FXO, or "ANALOG_MIXED" cut to the field's 5 characters.
         si.linecompat = 0;
-        copyStr(si.spantype, sizeof si.spantype, "");
+        bool fxs = false, fxo = false;
+        for (auto p : s.ports) (p == PortType::FXS ? fxs : fxo) = true;
+        copyStr(si.spantype, sizeof si.spantype, fxs && fxo ? "ANALO" : fxs ? "FXS" : "FXO");
       }
       putArg(d, si);
       return ok();

@@ -121,7 +121,8 @@ struct OpenFile {
 struct TickStats {
   bool realtime = false;
   uint64_t ticks = 0;
-  uint64_t lateHist[2048] = {};  // 1 us buckets up to 2 ms, last bucket = more
+  static constexpr size_t kLateBuckets = 20000;  // 1 us buckets up to 20 ms; the last one holds more
+  uint64_t lateHist[kLateBuckets] = {};
   uint64_t lateMaxUs = 0;
   uint64_t busyNs = 0;           // time spent processing ticks
 };

@@ -264,11 +264,11 @@ uint64_t percentile(const sim::TickStats& st, double q) {
   if (!total) return 0;
   uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
   uint64_t acc = 0;
-  for (size_t i = 0; i < 2048; i++) {
+  for (size_t i = 0; i < sim::TickStats::kLateBuckets; i++) {
     acc += st.lateHist[i];
     if (acc >= want) return i;
   }
-  return 2047;
+  return sim::TickStats::kLateBuckets - 1;
 }
 
 json handleControl(const json& req) {
@@ -523,7 +523,7 @@ void tickThread() {
       std::lock_guard<std::mutex> lk(g_engine->mu);
       auto& st = g_engine->stats;
       uint64_t us = lateNs > 0 ? static_cast<uint64_t>(lateNs / 1000) : 0;
-      st.lateHist[std::min<uint64_t>(us, 2047)]++;
+      st.lateHist[std::min<uint64_t>(us, sim::TickStats::kLateBuckets - 1)]++;
       if (us > st.lateMaxUs) st.lateMaxUs = us;
       g_engine->tick();
       signalWakers(g_engine->takeWakers());

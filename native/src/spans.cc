@@ -104,7 +104,9 @@ Napi::Object SpanObject(Napi::Env env, const dahdi_spaninfo& s) {
   span.Set("name", Text(env, s.name));
   span.Set("desc", Text(env, s.desc));
   span.Set("alarms", Alarms(env, s.alarms));
-  span.Set("type", spantype);
+  // linecompat is 0 exactly for analog cards (that is how dahdi_scan tells them apart).
+  span.Set("type", s.linecompat > 0 ? spantype : std::string("analog"));
+  span.Set("spantype", spantype);
   span.Set("totalchans", s.totalchans);
   span.Set("numchans", s.numchans);
   span.Set("lineconfig", LineConfig(env, s.lineconfig, spantype));

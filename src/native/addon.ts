@@ -24,8 +24,10 @@ export interface DahdiSpan {
   name: string;
   desc: string;
   alarms: DahdiAlarm[];
-  /** The driver's span type: E1, T1, J1, BRI_NT, FXS, FXO, ANALOG_MIXED ... */
+  /** E1, T1 or J1 for a digital span (the driver's span type), `analog` for an analog card. */
   type: string;
+  /** The driver's span type as DAHDI reports it (5 characters: E1, T1, FXS, FXO, ANALO ...). */
+  spantype: string;
   totalchans: number;
   /** Channels configured by dahdi_cfg. */
   numchans: number;

@@ -43,7 +43,8 @@ function range(first: number, count: number): number[] {
 const PORT_SIGNALLING: Record<PortKind, string> = { fxs: 'fxoks', fxo: 'fxsks' };
 
 /**
- * Renders system.conf for a simulated board. E1 spans are CCS/HDB3/CRC4 with B-channels on
+ * Renders system.conf for a simulated board. Digital spans take timing priorities 1, 2, ... in span
+ * order. E1 spans are CCS/HDB3/CRC4 with B-channels on
  * TS1-15,17-31 and the D-channel on TS16; T1 spans ESF/B8ZS with 23 B-channels and the
  * D-channel on TS24; analog ports kewlstart. Channel numbers run on across spans in span order,
  * as DAHDI numbers them. Echo cancellers are left out (the simulator has none).
@@ -62,6 +63,8 @@ export function renderSystemConf(config: SimConfig, options: DahdiConfOptions = 
     peer.set(b, a);
   }
   let base = 1;
+  // Timing priority: every digital span may be the clock source, in span order (0 would mean never).
+  let timing = 0;
   config.spans.forEach((span, i) => {
     const spanno = i + 1;
     const chans = range(base, channelCount(span));
@@ -71,13 +74,15 @@ export function renderSystemConf(config: SimConfig, options: DahdiConfOptions = 
     out.push(`# span ${spanno}${name}: ${span.type}${cable}`);
     switch (span.type) {
       case 'E1': {
-        out.push(`span=${spanno},0,0,ccs,hdb3,crc4`);
+        timing += 1;
+        out.push(`span=${spanno},${timing},0,ccs,hdb3,crc4`);
         out.push(`bchan=${channelList([...chans.slice(0, 15), ...chans.slice(16)])}`);
         out.push(`${dchan}=${chans[15]}`);
         break;
       }
       case 'T1': {
-        out.push(`span=${spanno},0,0,esf,b8zs`);
+        timing += 1;
+        out.push(`span=${spanno},${timing},0,esf,b8zs`);
         out.push(`bchan=${channelList(chans.slice(0, 23))}`);
         out.push(`${dchan}=${chans[23]}`);
         break;

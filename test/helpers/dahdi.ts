@@ -98,4 +98,3 @@ export async function eventually(
 
 /** Two E1 spans on one cable, configured as CCS with every timeslot a clear bearer channel. */
 export const E1_PAIR: SimConfig = { spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] };
-

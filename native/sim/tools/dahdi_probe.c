@@ -6,6 +6,7 @@
 #include <dahdi/user.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -443,6 +444,46 @@ static int cmd_specify(int argc, char **argv) {
   return 0;
 }
 
+// tone CHAN HZ SECONDS [pseudo [RECFILE]]: sends a sine of HZ (linear mode) on a channel, or on a
+// fresh pseudo channel conferenced as talker and listener into conference CHAN when "pseudo"
+// follows; RECFILE gets what it hears (signed 16-bit samples).
+static int cmd_tone(int argc, char **argv) {
+  if (argc < 4) return 2;
+  int fd;
+  if (argc > 4 && !strcmp(argv[4], "pseudo")) {
+    fd = open("/dev/dahdi/pseudo", O_RDWR);
+    struct dahdi_confinfo ci;
+    memset(&ci, 0, sizeof ci);
+    ci.confno = atoi(argv[1]);
+    ci.confmode = DAHDI_CONF_CONF | DAHDI_CONF_TALKER | DAHDI_CONF_LISTENER;
+    if (fd < 0 || ioctl(fd, DAHDI_SETCONF, &ci) < 0) {
+      fprintf(stderr, "conference %d: %s\n", ci.confno, strerror(errno));
+      return 2;
+    }
+  } else {
+    fd = open_chan(atoi(argv[1]));
+  }
+  double hz = atof(argv[2]), seconds = atof(argv[3]);
+  int one = 1, bs = 160;
+  ioctl(fd, DAHDI_SETLINEAR, &one);
+  ioctl(fd, DAHDI_SET_BLOCKSIZE, &bs);
+  printf("{\"ready\":true}\n");
+  fflush(stdout);
+  FILE *rec = argc > 5 ? fopen(argv[5], "wb") : NULL;
+  int16_t buf[160], in[160];
+  long n = 0, total = (long)(seconds * 8000);
+  while (n < total) {
+    for (int k = 0; k < 160; k++, n++) buf[k] = (int16_t)(10000 * sin(2 * 3.14159265358979 * hz * (double)n / 8000.0));
+    while (write(fd, buf, sizeof buf) < 0 && errno == ELAST) drain_events(fd, NULL);
+    // Keep reading too, so that a conference member's receive side never overruns.
+    ssize_t r = read(fd, in, sizeof in);
+    if (r < 0 && errno == ELAST) drain_events(fd, NULL);
+    if (r > 0 && rec) fwrite(in, 1, (size_t)r, rec);
+  }
+  if (rec) fclose(rec);
+  return 0;
+}
+
 // spanstat SPAN: DAHDI_SPANSTAT as JSON (alarms and error counters).
 static int cmd_spanstat(int argc, char **argv) {
   if (argc < 2) return 2;
@@ -537,7 +578,7 @@ int main(int argc, char **argv) {
             "       dahdi_probe hdlc-send CHAN COUNT SIZE | hdlc-recv CHAN COUNT TIMEOUT_S\n"
             "       dahdi_probe events CHAN SECONDS | hook CHAN OP... (offhook onhook ring ringoff wait:MS)\n"
             "       dahdi_probe ioctl CHAN NR | specify CHAN | timer MS COUNT | spanstat SPAN\n"
-            "       dahdi_probe config-clear FIRST_SPAN LAST_SPAN\n");
+            "       dahdi_probe config-clear FIRST_SPAN LAST_SPAN | tone CHAN HZ SECONDS [pseudo]\n");
     return argc < 2 ? 2 : 0;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -551,6 +592,7 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "specify")) return cmd_specify(argc - 1, argv + 1);
   if (!strcmp(c, "timer")) return cmd_timer(argc - 1, argv + 1);
   if (!strcmp(c, "spanstat")) return cmd_spanstat(argc - 1, argv + 1);
+  if (!strcmp(c, "tone")) return cmd_tone(argc - 1, argv + 1);
   if (!strcmp(c, "config-clear")) return cmd_config_clear(argc - 1, argv + 1);
   fprintf(stderr, "unknown subcommand %s\n", c);
   return 2;
