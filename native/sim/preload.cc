@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fdpass.h"
 #include "law.h"
 #include "protocol.h"
 
@@ -103,23 +104,7 @@ int rpc(int sock, const Request& rq, const void* payload, Reply& rep, void* out,
   std::vector<uint8_t> buf(sizeof rq + rq.len);
   std::memcpy(buf.data(), &rq, sizeof rq);
   if (rq.len) std::memcpy(buf.data() + sizeof rq, payload, rq.len);
-  iovec iov{buf.data(), buf.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (passFd >= 0) {
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &passFd, sizeof(int));
-  }
-  ssize_t n;
-  while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
+  ssize_t n = simproto::sendWithFd(sock, buf.data(), buf.size(), passFd);
   if (n < 0) return -1;
   std::vector<uint8_t> rbuf(sizeof(Reply) + simproto::kMaxPayload);
   iovec riov{rbuf.data(), rbuf.size()};
@@ -148,11 +133,7 @@ int rpc(int sock, const Request& rq, const void* payload, Reply& rep, void* out,
   }
   std::memcpy(&rep, rbuf.data(), sizeof rep);
   if (out && outCap) std::memcpy(out, rbuf.data() + sizeof rep, std::min<size_t>(outCap, rep.len));
-  if (gotFd) {
-    *gotFd = -1;
-    for (cmsghdr* cm = CMSG_FIRSTHDR(&rm); cm; cm = CMSG_NXTHDR(&rm, cm))
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) std::memcpy(gotFd, CMSG_DATA(cm), sizeof(int));
-  }
+  if (gotFd) *gotFd = simproto::takeFd(rm);
   return 0;
 }
 
@@ -637,47 +618,39 @@ uint32_t epollReady(const EpEntry& en) {
 #pragma GCC visibility push(default)
 extern "C" {
 
-int open(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
+// The mode argument exists only when the flags create a file.
+#define SIM_OPEN_MODE(flags, mode)              \
+  mode_t mode = 0;                              \
+  if ((flags) & (O_CREAT | O_TMPFILE)) {        \
+    va_list ap;                                 \
+    va_start(ap, flags);                        \
+    mode = static_cast<mode_t>(va_arg(ap, int)); \
+    va_end(ap);                                 \
   }
+
+static bool isDahdi(const char* path) {
   uint32_t k;
   int n;
-  if (classify(path, k, n)) return simOpen(path, flags);
+  return classify(path, k, n);
+}
+
+int open(const char* path, int flags, ...) {
+  SIM_OPEN_MODE(flags, mode)
+  if (isDahdi(path)) return simOpen(path, flags);
   REAL(open);
   return real_open(path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  uint32_t k;
-  int n;
-  if (classify(path, k, n)) return simOpen(path, flags);
+  SIM_OPEN_MODE(flags, mode)
+  if (isDahdi(path)) return simOpen(path, flags);
   REAL(open64);
   return real_open64(path, flags, mode);
 }
 
 int openat(int dirfd, const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  uint32_t k;
-  int n;
-  if (classify(path, k, n)) return simOpen(path, flags);
+  SIM_OPEN_MODE(flags, mode)
+  if (isDahdi(path)) return simOpen(path, flags);
   REAL(openat);
   return real_openat(dirfd, path, flags, mode);
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "fdpass.h"
 #include "protocol.h"
 
 using nlohmann::json;
@@ -176,22 +177,7 @@ void sendReply(int fd, const Reply& r, const void* payload, size_t len, int pass
   rr.len = static_cast<uint32_t>(len);
   std::memcpy(buf.data(), &rr, sizeof rr);
   if (len) std::memcpy(buf.data() + sizeof rr, payload, len);
-  iovec iov{buf.data(), buf.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (passFd >= 0) {
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &passFd, sizeof(int));
-  }
-  while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
+  simproto::sendWithFd(fd, buf.data(), buf.size(), passFd);
 }
 
 void signalWakers(const std::vector<int>& ws) {
@@ -387,10 +373,7 @@ void onClientReadable(Conn& c) {
       g_conns.erase(c.fd);
       return;
     }
-    int passed = -1;
-    for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) std::memcpy(&passed, CMSG_DATA(cm), sizeof(int));
-    }
+    int passed = simproto::takeFd(mh);
     if (static_cast<size_t>(n) < sizeof(Request)) {
       if (passed >= 0) close(passed);
       continue;

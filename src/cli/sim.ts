@@ -263,7 +263,10 @@ const fault: Command = {
   args: 'SPAN los|ais|rai|errors RATE|slip PPM|clear',
   argHelp: [
     ['SPAN', 'span number'],
-    ['los', 'loss of signal at the far end of the cable (this span goes RED)'],
+    [
+      'los',
+      'loss of signal: the receive pair at this span is pulled (RED here, YELLOW at the far end)',
+    ],
     ['ais', 'alarm indication signal, all ones (this span goes BLUE)'],
     ['rai', 'remote alarm indication from the far end (this span goes YELLOW)'],
     [

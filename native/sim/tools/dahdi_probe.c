@@ -236,12 +236,8 @@ static int cmd_stream(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// hdlc-send CHAN COUNT SIZE  /  hdlc-recv CHAN COUNT TIMEOUT_S
-static int cmd_hdlc_send(int argc, char **argv) {
-  if (argc < 4) return 2;
-  int fd = open_chan(atoi(argv[1]));
-  int count = atoi(argv[2]), size = atoi(argv[3]);
-  if (size < 4 || size > 1000) return 2;
+// Room for 16 frames of up to 1 KiB each way, as a D-channel user would ask.
+static void hdlc_buffers(int fd) {
   int bs = 1024;
   ioctl(fd, DAHDI_SET_BLOCKSIZE, &bs);
   struct dahdi_bufferinfo bi;
@@ -249,6 +245,15 @@ static int cmd_hdlc_send(int argc, char **argv) {
   ioctl(fd, DAHDI_GET_BUFINFO, &bi);
   bi.numbufs = 16;
   ioctl(fd, DAHDI_SET_BUFINFO, &bi);
+}
+
+// hdlc-send CHAN COUNT SIZE  /  hdlc-recv CHAN COUNT TIMEOUT_S
+static int cmd_hdlc_send(int argc, char **argv) {
+  if (argc < 4) return 2;
+  int fd = open_chan(atoi(argv[1]));
+  int count = atoi(argv[2]), size = atoi(argv[3]);
+  if (size < 4 || size > 1000) return 2;
+  hdlc_buffers(fd);
   uint8_t buf[1100];
   int64_t t0 = now_ns();
   for (int i = 0; i < count;) {
@@ -283,13 +288,7 @@ static int cmd_hdlc_recv(int argc, char **argv) {
   int fd = open_chan(atoi(argv[1]));
   int count = atoi(argv[2]);
   double timeout = atof(argv[3]);
-  int bs = 1024;
-  ioctl(fd, DAHDI_SET_BLOCKSIZE, &bs);
-  struct dahdi_bufferinfo bi;
-  memset(&bi, 0, sizeof bi);
-  ioctl(fd, DAHDI_GET_BUFINFO, &bi);
-  bi.numbufs = 16;
-  ioctl(fd, DAHDI_SET_BUFINFO, &bi);
+  hdlc_buffers(fd);
   drain_events(fd, NULL);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   printf("{\"ready\":true}\n");
