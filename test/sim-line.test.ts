@@ -172,3 +172,23 @@ describe('/dev/dahdi/timer', () => {
     }
   });
 });
+
+describe('when the simulator goes away', () => {
+  it('a blocked read ends with ENODEV, as after a card removal, instead of hanging', async () => {
+    const sim = await withSim({ spans: [{ type: 'E1' }] });
+    try {
+      const r = await sim.configure('span=1,1,0,ccs,hdb3,crc4\nbchan=1-31\n');
+      assert.equal(r.code, 0, r.stderr);
+      const reader = sim.start(probe, ['read', '1']);
+      await reader.waitFor((l) => l.ready === true);
+      await new Promise((res) => setTimeout(res, 100));
+      process.kill(sim.pid, 'SIGKILL');
+      const done = await reader.done;
+      const last = JSON.parse(done.stdout.trim().split('\n').pop() as string);
+      assert.equal(last.result, -1);
+      assert.equal(last.errno, 19, `ENODEV, got ${done.stdout}`);
+    } finally {
+      await sim.stop();
+    }
+  });
+});

@@ -50,10 +50,11 @@ F real(const char* name) {
 struct FdEnt {
   uint32_t kind = 0;   // simproto::DevKind
   std::atomic<bool> nonblock{false};  // O_NONBLOCK, kept here so read() and write() need no fcntl()
+  std::atomic<bool> gone{false};      // the daemon hung up: the "card" is gone
   int slot = -1;       // shared-memory slot once bound to a channel, pseudo channel or timer
   std::shared_ptr<std::mutex> rpc = std::make_shared<std::mutex>();
   FdEnt() = default;
-  FdEnt(const FdEnt& o) : kind(o.kind), nonblock(o.nonblock.load()), slot(o.slot), rpc(o.rpc) {}
+  FdEnt(const FdEnt& o) : kind(o.kind), nonblock(o.nonblock.load()), gone(o.gone.load()), slot(o.slot), rpc(o.rpc) {}
 };
 
 constexpr int kMaxFd = 65536;
@@ -257,55 +258,60 @@ int64_t nowNs() {
 }
 
 // poll() over a mix of simulator and ordinary descriptors. timeoutNs < 0 waits forever.
+// A simulator descriptor's own socket is polled for nothing but hangup: when the daemon goes
+// away, the descriptor reports POLLERR|POLLHUP and reads fail with ENODEV, as after a card removal.
 int simPoll(pollfd* fds, nfds_t nfds, int64_t timeoutNs, const sigset_t* sigmask) {
   REAL(ppoll);
   const int64_t deadline = timeoutNs < 0 ? -1 : nowNs() + timeoutNs;
   std::vector<pollfd> pf;
-  for (;;) {
-    int ready = 0;
-    bool any = false;
+  // Readiness of the simulator descriptors from shared memory; counts the ready ones.
+  auto simReady = [&]() {
+    int n = 0;
     for (nfds_t i = 0; i < nfds; i++) {
       FdEnt* e = ent(fds[i].fd);
       if (!e) continue;
-      any = true;
-      Slot* s = slotOf(e);
-      fds[i].revents = s ? readyToPoll(slotReady(s), fds[i].events) : 0;
-      if (!s && e->kind != simproto::DEV_CTL) fds[i].revents = 0;
-      if (fds[i].revents) ready++;
+      if (e->gone.load()) fds[i].revents = POLLERR | POLLHUP;
+      else fds[i].revents = slotOf(e) ? readyToPoll(slotReady(slotOf(e)), fds[i].events) : 0;
+      if (fds[i].revents) n++;
     }
-    (void)any;
+    return n;
+  };
+  // After a real poll: ordinary descriptors' results, and hangups of simulator sockets.
+  auto harvest = [&]() {
+    int n = 0;
+    for (nfds_t i = 0; i < nfds; i++) {
+      FdEnt* e = ent(fds[i].fd);
+      if (e) {
+        if (pf[i].revents & (POLLHUP | POLLERR)) e->gone.store(true);
+        continue;
+      }
+      fds[i].revents = pf[i].revents;
+      if (pf[i].revents) n++;
+    }
+    return n;
+  };
+  for (;;) {
+    int ready = simReady();
     int64_t left = deadline < 0 ? -1 : std::max<int64_t>(0, deadline - nowNs());
     pf.assign(fds, fds + nfds);
     for (auto& p : pf)
-      if (ent(p.fd)) p.fd = -1;  // ordinary descriptors only
+      if (ent(p.fd)) p.events = 0;  // hangup only; readiness comes from shared memory
     if (ready || left == 0) {
       timespec zero{0, 0};
       int r = real_ppoll(pf.data(), nfds, &zero, sigmask);
       if (r < 0) return r;
-      for (nfds_t i = 0; i < nfds; i++)
-        if (!ent(fds[i].fd)) {
-          fds[i].revents = pf[i].revents;
-          if (pf[i].revents) ready++;
-        }
-      return ready;
+      int others = harvest();
+      return simReady() + others;
     }
     if (!registerWaker(t_waker)) {
       errno = ENOMEM;
       return -1;
     }
     drain(t_waker.efd);
-    for (nfds_t i = 0; i < nfds; i++) {
-      FdEnt* e = ent(fds[i].fd);
-      if (Slot* s = slotOf(e)) arm(s, t_waker.idx, pollToReady(fds[i].events) | simproto::kReadyPri);
-    }
-    bool raced = false;
-    for (nfds_t i = 0; i < nfds; i++) {
-      FdEnt* e = ent(fds[i].fd);
-      if (Slot* s = slotOf(e))
-        if (readyToPoll(slotReady(s), fds[i].events)) raced = true;
-    }
+    for (nfds_t i = 0; i < nfds; i++)
+      if (Slot* s = slotOf(ent(fds[i].fd))) arm(s, t_waker.idx, pollToReady(fds[i].events) | simproto::kReadyPri);
     int r = 0;
-    if (!raced) {
+    if (!simReady()) {
       pf.push_back(pollfd{t_waker.efd, POLLIN, 0});
       timespec ts;
       timespec* tp = nullptr;
@@ -316,26 +322,12 @@ int simPoll(pollfd* fds, nfds_t nfds, int64_t timeoutNs, const sigset_t* sigmask
       }
       r = real_ppoll(pf.data(), pf.size(), tp, sigmask);
     }
-    for (nfds_t i = 0; i < nfds; i++) {
-      FdEnt* e = ent(fds[i].fd);
-      if (Slot* s = slotOf(e)) disarm(s, t_waker.idx);
-    }
-    if (r < 0) return r;
-    int others = 0;
     for (nfds_t i = 0; i < nfds; i++)
-      if (!ent(fds[i].fd)) {
-        fds[i].revents = pf[i].revents;
-        if (pf[i].revents) others++;
-      }
-    if (others) {
-      // Also report any simulator descriptor that became ready meanwhile.
-      for (nfds_t i = 0; i < nfds; i++)
-        if (FdEnt* e = ent(fds[i].fd)) {
-          fds[i].revents = readyToPoll(slotReady(slotOf(e)), fds[i].events);
-          if (fds[i].revents) others++;
-        }
-      return others;
-    }
+      if (Slot* s = slotOf(ent(fds[i].fd))) disarm(s, t_waker.idx);
+    if (r < 0) return r;
+    int others = r > 0 ? harvest() : 0;
+    int sims = simReady();
+    if (others || sims) return others + sims;
   }
 }
 
@@ -422,7 +414,7 @@ ssize_t simRead(int fd, FdEnt* e, void* buf, size_t count) {
       errno = EINVAL;
       return -1;
     }
-    if (s->flags.load(std::memory_order_acquire) & simproto::CF_GONE) {
+    if (e->gone.load() || (s->flags.load(std::memory_order_acquire) & simproto::CF_GONE)) {
       errno = ENODEV;
       return -1;
     }
@@ -468,6 +460,10 @@ ssize_t simWrite(int fd, FdEnt* e, const void* buf, size_t count) {
     Slot* s = slotOf(e);
     if (!s || e->kind == simproto::DEV_TIMER || e->kind == simproto::DEV_CTL) {
       errno = EINVAL;
+      return -1;
+    }
+    if (e->gone.load()) {
+      errno = ENODEV;
       return -1;
     }
     if (s->ev_in.load(std::memory_order_acquire) != s->ev_out.load(std::memory_order_acquire)) {
@@ -565,7 +561,11 @@ int simIoctl(int fd, FdEnt* e, unsigned long cmd, void* arg) {
   Request rq{simproto::MSG_IOCTL, 0, static_cast<uint32_t>(cmd), 0, static_cast<uint32_t>(arg ? sz : 0), 0};
   Reply rep{};
   std::lock_guard<std::mutex> lk(*e->rpc);
-  if (rpc(fd, rq, arg, rep, (_IOC_DIR(cmd) & _IOC_READ) ? arg : nullptr, sz) < 0) return -1;
+  if (rpc(fd, rq, arg, rep, (_IOC_DIR(cmd) & _IOC_READ) ? arg : nullptr, sz) < 0) {
+    e->gone.store(true);  // the daemon went away mid-call
+    errno = ENODEV;
+    return -1;
+  }
   if (rep.ret < 0) {
     errno = rep.err;
     return -1;

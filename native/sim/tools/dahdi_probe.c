@@ -483,6 +483,24 @@ static int cmd_tone(int argc, char **argv) {
   return 0;
 }
 
+// read CHAN: one blocking read of a bearer channel that nobody feeds; prints how it ended.
+static int cmd_read(int argc, char **argv) {
+  if (argc < 2) return 2;
+  int fd = open_chan(atoi(argv[1]));
+  int bs = 8000;  // a second per block: the read is sure to be waiting when the test acts
+  ioctl(fd, DAHDI_SET_BLOCKSIZE, &bs);
+  drain_events(fd, NULL);
+  printf("{\"ready\":true}\n");
+  fflush(stdout);
+  char buf[8000];
+  ssize_t r;
+  int64_t t0 = now_ns();
+  while ((r = read(fd, buf, sizeof buf)) < 0 && errno == ELAST) drain_events(fd, NULL);
+  printf("{\"result\":%zd,\"errno\":%d,\"error\":\"%s\",\"elapsedNs\":%lld}\n", r, r < 0 ? errno : 0,
+         r < 0 ? strerror(errno) : "", (long long)(now_ns() - t0));
+  return 0;
+}
+
 // spanstat SPAN: DAHDI_SPANSTAT as JSON (alarms and error counters).
 static int cmd_spanstat(int argc, char **argv) {
   if (argc < 2) return 2;
@@ -577,7 +595,8 @@ int main(int argc, char **argv) {
             "       dahdi_probe hdlc-send CHAN COUNT SIZE | hdlc-recv CHAN COUNT TIMEOUT_S\n"
             "       dahdi_probe events CHAN SECONDS | hook CHAN OP... (offhook onhook ring ringoff wait:MS)\n"
             "       dahdi_probe ioctl CHAN NR | specify CHAN | timer MS COUNT | spanstat SPAN\n"
-            "       dahdi_probe config-clear FIRST_SPAN LAST_SPAN | tone CHAN HZ SECONDS [pseudo]\n");
+            "       dahdi_probe config-clear FIRST_SPAN LAST_SPAN | tone CHAN HZ SECONDS [pseudo]\n"
+            "       dahdi_probe read CHAN\n");
     return argc < 2 ? 2 : 0;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -592,6 +611,7 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "timer")) return cmd_timer(argc - 1, argv + 1);
   if (!strcmp(c, "spanstat")) return cmd_spanstat(argc - 1, argv + 1);
   if (!strcmp(c, "tone")) return cmd_tone(argc - 1, argv + 1);
+  if (!strcmp(c, "read")) return cmd_read(argc - 1, argv + 1);
   if (!strcmp(c, "config-clear")) return cmd_config_clear(argc - 1, argv + 1);
   fprintf(stderr, "unknown subcommand %s\n", c);
   return 2;
