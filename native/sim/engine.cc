@@ -324,6 +324,18 @@ void Engine::initSlot(Slot& s, Chan& c, uint32_t kind) {
   s.flags.store(flags);
 }
 
+void Engine::syncParams(Chan& c) {
+  const Slot& s = slotOf(c.slot);
+  c.bs = s.blocksize;
+  c.nb = s.numbufs;
+  c.txpolicy = s.txpolicy;
+  c.idleCode = s.law == DAHDI_LAW_ALAW ? kAlawSilence : kUlawSilence;
+  c.rxbuf = rxData(s);
+  c.txbuf = txData(s);
+  c.txHint = c.txbuf;
+  c.rxHint = c.rxbuf;
+}
+
 void Engine::bindChan(Chan& c, uint64_t id) {
   c.open = true;
   c.openerId = id;
@@ -331,6 +343,7 @@ void Engine::bindChan(Chan& c, uint64_t id) {
   c.txpos = 0;
   c.txstarted = false;
   initSlot(slotOf(c.slot), c, c.pseudo ? simproto::SLOT_PSEUDO : simproto::SLOT_CHAN);
+  syncParams(c);
 }
 
 IoResult Engine::open(OpenFile& f, uint32_t kind, int num, int) {
@@ -415,8 +428,8 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
     return;
   }
   Slot& s = slotOf(c.slot);
-  const uint32_t nb = s.numbufs;
-  const uint32_t bs = s.blocksize;
+  const uint32_t nb = c.nb;
+  const uint32_t bs = c.bs;
   if (c.enc) {
     if (c.enc->idle()) {
       uint32_t out_ = s.tx_out.load(std::memory_order_relaxed);
@@ -433,12 +446,12 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
     c.enc->next(out, 8);
     return;
   }
-  const uint8_t idle = static_cast<uint8_t>(s.law == DAHDI_LAW_ALAW ? kAlawSilence : kUlawSilence);
+  const uint8_t idle = c.idleCode;
   // We are the only consumer of the transmit buffers: tx_out is ours, tx_in the writer's.
   uint32_t out_ = s.tx_out.load(std::memory_order_relaxed);
   uint32_t in = s.tx_in.load(std::memory_order_acquire);
   if (!c.txstarted) {
-    uint32_t need = s.txpolicy == DAHDI_POLICY_WHEN_FULL ? nb : (s.txpolicy == DAHDI_POLICY_HALF_FULL ? nb / 2 : 1);
+    uint32_t need = c.txpolicy == DAHDI_POLICY_WHEN_FULL ? nb : (c.txpolicy == DAHDI_POLICY_HALF_FULL ? nb / 2 : 1);
     if (need < 1) need = 1;
     if (in - out_ >= need) c.txstarted = true;
   }
@@ -448,7 +461,7 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
       if (c.txstarted) {
         // Ran dry: DAHDI counts an underrun and, for buffered policies, waits to refill.
         s.tx_underruns.store(s.tx_underruns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        if (s.txpolicy != DAHDI_POLICY_IMMEDIATE) c.txstarted = false;
+        if (c.txpolicy != DAHDI_POLICY_IMMEDIATE) c.txstarted = false;
       }
       std::memset(out + i, idle, 8 - i);
       return;
@@ -456,7 +469,7 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
     uint32_t b = out_ % nb;
     uint32_t len = std::min(s.tx_len[b], bs);
     uint32_t take = std::min(8 - i, len - c.txpos);
-    const uint8_t* src = txData(s) + b * bs + c.txpos;
+    const uint8_t* src = c.txbuf + b * bs + c.txpos;
     if (take == 8) std::memcpy(out, src, 8);
     else std::memcpy(out + i, src, take);
     i += take;
@@ -468,13 +481,13 @@ void Engine::produceTx(Chan& c, uint8_t* out) {
       in = s.tx_in.load(std::memory_order_acquire);
     }
   }
-  c.txHint = txData(s) + (out_ % nb) * bs + c.txpos;
+  c.txHint = c.txbuf + (out_ % nb) * bs + c.txpos;
 }
 
 void Engine::pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n) {
   Slot& s = slotOf(c.slot);
-  const uint32_t nb = s.numbufs;
-  const uint32_t bs = s.blocksize;
+  const uint32_t nb = c.nb;
+  const uint32_t bs = c.bs;
   for (size_t i = 0; i < n;) {
     uint32_t rin = s.rx_in.load(std::memory_order_relaxed);
     if (c.rxfill == 0 && rin - s.rx_out.load(std::memory_order_acquire) >= nb) {
@@ -483,7 +496,7 @@ void Engine::pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n) {
     }
     uint32_t b = rin % nb;
     size_t take = std::min<size_t>(n - i, bs - c.rxfill);
-    uint8_t* dst = rxData(s) + b * bs + c.rxfill;
+    uint8_t* dst = c.rxbuf + b * bs + c.rxfill;
     if (take == 8) std::memcpy(dst, in + i, 8);  // the usual whole chunk: one move, not a call
     else std::memcpy(dst, in + i, take);
     c.rxfill += static_cast<uint32_t>(take);
@@ -495,7 +508,7 @@ void Engine::pushRxBlockBytes(Chan& c, const uint8_t* in, size_t n) {
       notify(s);
     }
   }
-  c.rxHint = rxData(s) + (s.rx_in.load(std::memory_order_relaxed) % nb) * bs + c.rxfill;
+  c.rxHint = c.rxbuf + (s.rx_in.load(std::memory_order_relaxed) % nb) * bs + c.rxfill;
 }
 
 void Engine::pushRxFrame(Chan& c, const std::vector<uint8_t>& frame) {
@@ -712,14 +725,13 @@ bool Engine::listen(Chan& c, const std::map<int, std::array<int32_t, 8>>& mix, s
   }
 }
 
-void Engine::prefetch(size_t i, bool tx) {
+void Engine::prefetch(const std::vector<Chan*>& list, size_t i, bool tx) {
   constexpr size_t kFar = 16, kNear = 8;  // channel objects first, then their buffers
-  if (i + kFar < wire_.size()) __builtin_prefetch(wire_[i + kFar]);
-  if (i + kNear >= wire_.size()) return;
-  const Chan* n = wire_[i + kNear];
+  if (i + kFar < list.size()) __builtin_prefetch(list[i + kFar]);
+  if (i + kNear >= list.size()) return;
+  const Chan* n = list[i + kNear];
   if (!n->open) return;
   const Slot& s = slots_[n->slot];
-  __builtin_prefetch(&s);
   if (tx) {
     __builtin_prefetch(&s.tx_in);
     __builtin_prefetch(n->txHint);
@@ -741,35 +753,28 @@ void Engine::tick() {
     }
   }
 
-  // 1. What every channel transmits this millisecond. Thousands of channels do not fit in the
-  //    cache, so the channels a few steps ahead are prefetched: memory latency, not work, is what
-  //    a tick of a big board costs.
-  for (size_t i = 0; i < wire_.size(); i++) {
-    prefetch(i, true);
-    Chan* c = wire_[i];
-    produceTx(*c, c->apptx.data());
-    c->linetx = c->apptx;
-  }
-  for (auto& p : pseudos_)
-    if (p) produceTx(*p, p->apptx.data());
-
-  if (bridges_) {
-    for (size_t i = 1; i < chans_.size(); i++) {
-      Chan& c = *chans_[i];
-      // In-kernel cross-connects: DACS and DIGITALMON send the partner's receive of the last tick.
-      int src = c.dacs ? c.dacs : ((c.confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_DIGITALMON ? c.confno : 0);
-      if (src) {
-        if (Chan* o = chanByNo(src)) c.linetx = o->linerx;
-      } else if (c.confOutValid) {
-        // A real channel listening to a conference sends the mix on top of what its user writes.
-        int law = lawOf(c);
-        for (size_t k = 0; k < 8; k++) c.linetx[k] = fromLinear(toLinear(c.apptx[k], law) + c.confOut[k], law);
-      }
+  // Thousands of channels do not fit in the cache, so the channels a few steps ahead are
+  // prefetched (memory latency, not work, is what a tick of a big board costs), and without
+  // cross-connects a cable's two spans are sent, carried and received together, so that their
+  // channels are still in cache for the receive half.
+  auto txList = [&](const std::vector<Chan*>& list) {
+    for (size_t i = 0; i < list.size(); i++) {
+      prefetch(list, i, true);
+      Chan* c = list[i];
+      produceTx(*c, c->apptx.data());
+      c->linetx = c->apptx;
     }
-  }
-
-  // 2. The wire: each span hears its cable's far end (or its analog line's far port).
-  for (auto& sp : spans_) {
+  };
+  auto rxList = [&](const std::vector<Chan*>& list) {
+    for (size_t i = 0; i < list.size(); i++) {
+      prefetch(list, i, false);
+      Chan* c = list[i];
+      if (c->open) consumeRx(*c, c->linerx.data());
+      else if (c->dec) c->dec->push(c->linerx.data(), 8);  // keeps flag sync; frames go nowhere
+    }
+  };
+  // What a span hears: its cable's far end, or for an analog card each line's far port.
+  auto wireSpan = [&](Span& sp) {
     if (sp.type == SpanType::Analog) {
       for (Chan* c : sp.chans) {
         Chan* peer = c->peerChan ? chanByNo(c->peerChan) : nullptr;
@@ -781,14 +786,46 @@ void Engine::tick() {
     } else {
       for (Chan* c : sp.chans) c->linerx.fill(0xFF);
     }
-  }
+  };
 
-  // 3. What every channel receives.
-  for (size_t i = 0; i < wire_.size(); i++) {
-    prefetch(i, false);
-    Chan* c = wire_[i];
-    if (c->open) consumeRx(*c, c->linerx.data());
-    else if (c->dec) c->dec->push(c->linerx.data(), 8);  // keeps flag sync; frames go nowhere
+  for (auto& p : pseudos_)
+    if (p) produceTx(*p, p->apptx.data());
+
+  if (bridges_) {
+    // 1. Everything transmits; 2. in-kernel cross-connects; 3. the wire; 4. everything receives.
+    txList(wire_);
+    for (size_t i = 1; i < chans_.size(); i++) {
+      Chan& c = *chans_[i];
+      // DACS and DIGITALMON send the partner's receive of the last tick.
+      int src = c.dacs ? c.dacs : ((c.confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_DIGITALMON ? c.confno : 0);
+      if (src) {
+        if (Chan* o = chanByNo(src)) c.linetx = o->linerx;
+      } else if (c.confOutValid) {
+        // A real channel listening to a conference sends the mix on top of what its user writes.
+        int law = lawOf(c);
+        for (size_t k = 0; k < 8; k++) c.linetx[k] = fromLinear(toLinear(c.apptx[k], law) + c.confOut[k], law);
+      }
+    }
+    for (auto& sp : spans_) wireSpan(sp);
+    rxList(wire_);
+  } else {
+    for (auto& sp : spans_) {
+      if (sp.type == SpanType::Analog) continue;
+      Span* far = sp.cable ? &spans_[static_cast<size_t>(sp.cable - 1)] : nullptr;
+      if (far && far->no < sp.no) continue;  // done with its partner
+      txList(sp.chans);
+      if (far) txList(far->chans);
+      wireSpan(sp);
+      if (far) wireSpan(*far);
+      rxList(sp.chans);
+      if (far) rxList(far->chans);
+    }
+    for (auto& sp : spans_)
+      if (sp.type == SpanType::Analog) txList(sp.chans);
+    for (auto& sp : spans_)
+      if (sp.type == SpanType::Analog) wireSpan(sp);
+    for (auto& sp : spans_)
+      if (sp.type == SpanType::Analog) rxList(sp.chans);
   }
 
   // 4. Conferences and monitors: talkers of this tick, heard by listeners now (pseudo channels)
@@ -1067,7 +1104,10 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
       c->idlebits = cc.sigtype == DAHDI_SIG_DACS ? 0 : cc.idlebits;
       if (cc.sigtype == DAHDI_SIG_CAS || cc.sigtype == DAHDI_SIG_DACS_RBS) c->txbits = cc.idlebits & 0xF;
       applyChanSig(*c, cc.sigtype);
-      if (c->open) slots_[c->slot].law = static_cast<uint32_t>(cc.deflaw ? cc.deflaw : slots_[c->slot].law);
+      if (c->open) {
+        slots_[c->slot].law = static_cast<uint32_t>(cc.deflaw ? cc.deflaw : slots_[c->slot].law);
+        syncParams(*c);
+      }
       return ok();
     }
     case DAHDI_STARTUP:
@@ -1169,6 +1209,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
         return fail(EINVAL);
       s.blocksize = static_cast<uint32_t>(j);
       sizeBuffers(s);
+      syncParams(c);
       resetBuffers(c, true, true);
       return ok();
     case DAHDI_GET_BUFINFO: {
@@ -1192,6 +1233,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
       s.blocksize = static_cast<uint32_t>(bi.bufsize);
       s.txpolicy = static_cast<uint32_t>(bi.txbufpolicy);
       sizeBuffers(s);
+      syncParams(c);
       resetBuffers(c, true, true);
       return ok();
     }
@@ -1217,6 +1259,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
         j = c.deflaw ? c.deflaw : (c.span && c.span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW);
       if (j != DAHDI_LAW_MULAW && j != DAHDI_LAW_ALAW) return fail(EINVAL);
       s.law = static_cast<uint32_t>(j);
+      syncParams(c);
       return ok();
     case DAHDI_SETLINEAR:
       if (!getArg(d, j)) return fail(EFAULT);

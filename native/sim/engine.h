@@ -71,6 +71,12 @@ struct Chan {
   int sig = 0;                   // configured DAHDI_SIG_*, 0 = unused
   std::unique_ptr<HdlcEncoder> enc;
   std::unique_ptr<HdlcDecoder> dec;
+  // A copy of the open slot's buffer geometry, so the tick need not read the slot's parameters
+  // (the daemon is their only writer; syncParams() refreshes it after every change).
+  uint32_t bs = 0, nb = 0, txpolicy = 0;
+  uint8_t idleCode = 0xFF;
+  uint8_t* rxbuf = nullptr;
+  uint8_t* txbuf = nullptr;
   const uint8_t* txHint = nullptr;  // where the next transmit bytes are read (for prefetching)
   uint8_t* rxHint = nullptr;        // where the next received bytes go
   // --- identity and configuration ---
@@ -185,6 +191,7 @@ class Engine {
   uint8_t* rxData(const Slot& s) { return arena_ + s.rx_off; }
   uint8_t* txData(const Slot& s) { return arena_ + s.tx_off; }
   void initSlot(Slot& s, Chan& c, uint32_t kind);
+  void syncParams(Chan& c);
   void bindChan(Chan& c, uint64_t id);
   bool listen(Chan& c, const std::map<int, std::array<int32_t, 8>>& mix, std::array<int16_t, 8>& out);
 
@@ -192,7 +199,7 @@ class Engine {
   std::vector<Span> spans_;
   std::vector<std::unique_ptr<Chan>> chans_;       // index channo; real channels
   std::vector<Chan*> wire_;                        // every real channel in span order, for the tick
-  void prefetch(size_t i, bool tx);
+  void prefetch(const std::vector<Chan*>& list, size_t i, bool tx);
   std::vector<std::unique_ptr<Chan>> pseudos_;
   std::vector<std::unique_ptr<TimerFile>> timers_;
   std::vector<int> freeSlots_;

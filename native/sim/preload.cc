@@ -61,6 +61,7 @@ constexpr int kMaxFd = 65536;
 std::atomic<FdEnt*> g_fds[kMaxFd];
 std::mutex g_init;
 int g_session = -1;
+std::atomic<bool> g_gone{false};  // the daemon hung up on this process's session
 Slot* g_slots = nullptr;
 uint8_t* g_arena = nullptr;
 bool g_warned = false;
@@ -258,8 +259,8 @@ int64_t nowNs() {
 }
 
 // poll() over a mix of simulator and ordinary descriptors. timeoutNs < 0 waits forever.
-// A simulator descriptor's own socket is polled for nothing but hangup: when the daemon goes
-// away, the descriptor reports POLLERR|POLLHUP and reads fail with ENODEV, as after a card removal.
+// The process's session socket is polled for hangup alongside: when the daemon goes away, every
+// simulator descriptor reports POLLERR|POLLHUP and reads fail with ENODEV, as after a card removal.
 int simPoll(pollfd* fds, nfds_t nfds, int64_t timeoutNs, const sigset_t* sigmask) {
   REAL(ppoll);
   const int64_t deadline = timeoutNs < 0 ? -1 : nowNs() + timeoutNs;
@@ -270,7 +271,7 @@ int simPoll(pollfd* fds, nfds_t nfds, int64_t timeoutNs, const sigset_t* sigmask
     for (nfds_t i = 0; i < nfds; i++) {
       FdEnt* e = ent(fds[i].fd);
       if (!e) continue;
-      if (e->gone.load()) fds[i].revents = POLLERR | POLLHUP;
+      if (e->gone.load() || g_gone.load()) fds[i].revents = POLLERR | POLLHUP;
       else fds[i].revents = slotOf(e) ? readyToPoll(slotReady(slotOf(e)), fds[i].events) : 0;
       if (fds[i].revents) n++;
     }
@@ -280,14 +281,11 @@ int simPoll(pollfd* fds, nfds_t nfds, int64_t timeoutNs, const sigset_t* sigmask
   auto harvest = [&]() {
     int n = 0;
     for (nfds_t i = 0; i < nfds; i++) {
-      FdEnt* e = ent(fds[i].fd);
-      if (e) {
-        if (pf[i].revents & (POLLHUP | POLLERR)) e->gone.store(true);
-        continue;
-      }
+      if (ent(fds[i].fd)) continue;
       fds[i].revents = pf[i].revents;
       if (pf[i].revents) n++;
     }
+    if (pf[nfds].revents & (POLLHUP | POLLERR)) g_gone.store(true);
     return n;
   };
   for (;;) {
@@ -295,10 +293,11 @@ int simPoll(pollfd* fds, nfds_t nfds, int64_t timeoutNs, const sigset_t* sigmask
     int64_t left = deadline < 0 ? -1 : std::max<int64_t>(0, deadline - nowNs());
     pf.assign(fds, fds + nfds);
     for (auto& p : pf)
-      if (ent(p.fd)) p.events = 0;  // hangup only; readiness comes from shared memory
+      if (ent(p.fd)) p.fd = -1;  // readiness comes from shared memory
+    pf.push_back(pollfd{g_session, 0, 0});  // hangup only
     if (ready || left == 0) {
       timespec zero{0, 0};
-      int r = real_ppoll(pf.data(), nfds, &zero, sigmask);
+      int r = real_ppoll(pf.data(), pf.size(), &zero, sigmask);
       if (r < 0) return r;
       int others = harvest();
       return simReady() + others;
@@ -414,7 +413,7 @@ ssize_t simRead(int fd, FdEnt* e, void* buf, size_t count) {
       errno = EINVAL;
       return -1;
     }
-    if (e->gone.load() || (s->flags.load(std::memory_order_acquire) & simproto::CF_GONE)) {
+    if (e->gone.load() || g_gone.load() || (s->flags.load(std::memory_order_acquire) & simproto::CF_GONE)) {
       errno = ENODEV;
       return -1;
     }
@@ -462,7 +461,7 @@ ssize_t simWrite(int fd, FdEnt* e, const void* buf, size_t count) {
       errno = EINVAL;
       return -1;
     }
-    if (e->gone.load()) {
+    if (e->gone.load() || g_gone.load()) {
       errno = ENODEV;
       return -1;
     }
