@@ -92,10 +92,14 @@ Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::
   slots_ = reinterpret_cast<Slot*>(reinterpret_cast<uint8_t*>(shm) + simproto::kSlotsOffset);
   int channo = 1;
   chans_.resize(1);
+  // All channels in one array, in span order: the tick walks them in this order.
+  size_t total = 0;
+  for (auto& s : spans_) total += static_cast<size_t>(s.nchans);
+  chanStore_.reserve(total);  // never reallocated: the pointers below stay valid
   for (auto& s : spans_) {
     s.basechan = channo;
     for (int p = 1; p <= s.nchans; p++) {
-      auto c = std::make_unique<Chan>();
+      Chan* c = &chanStore_.emplace_back();
       c->channo = channo;
       c->slot = channo;
       c->span = &s;
@@ -106,9 +110,9 @@ Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::
       } else {
         c->sigcap = kDigitalSigcap;
       }
-      s.chans.push_back(c.get());
-      wire_.push_back(c.get());
-      chans_.push_back(std::move(c));
+      s.chans.push_back(c);
+      wire_.push_back(c);
+      chans_.push_back(c);
       channo++;
     }
   }
@@ -139,7 +143,7 @@ Chan* Engine::portChan(int span, int port) {
 
 Chan* Engine::chanByNo(int channo) {
   if (channo <= 0) return nullptr;
-  if (static_cast<size_t>(channo) < chans_.size()) return chans_[static_cast<size_t>(channo)].get();
+  if (static_cast<size_t>(channo) < chans_.size()) return chans_[static_cast<size_t>(channo)];
   for (auto& p : pseudos_)
     if (p && p->channo == channo) return p.get();
   return nullptr;

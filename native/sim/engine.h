@@ -197,7 +197,8 @@ class Engine {
 
   simproto::Slot* slots_;
   std::vector<Span> spans_;
-  std::vector<std::unique_ptr<Chan>> chans_;       // index channo; real channels
+  std::vector<Chan> chanStore_;                    // the real channels, contiguous
+  std::vector<Chan*> chans_;                       // index channo (0 unused) into chanStore_
   std::vector<Chan*> wire_;                        // every real channel in span order, for the tick
   void prefetch(const std::vector<Chan*>& list, size_t i, bool tx);
   std::vector<std::unique_ptr<Chan>> pseudos_;
