@@ -890,7 +890,7 @@ void Engine::logUnknownIoctl(const OpenFile& f, uint32_t cmd) {
                     : f.kind == simproto::DEV_TIMER ? "/dev/dahdi/timer"
                                                     : "/dev/dahdi/channel";
   std::fprintf(stderr,
-               "simd: ioctl 0x%08x (type 0x%02x nr %u size %u) on %s%s is not implemented by the simulator: "
+               "simd: ioctl 0x%08x (type 0x%02x nr %u size %u) on %s%s is unknown to the simulator: "
                "ENOTTY\n",
                cmd, _IOC_TYPE(cmd), _IOC_NR(cmd), _IOC_SIZE(cmd), dev,
                f.chan ? (" channel " + std::to_string(f.chan->channo)).c_str() : "");
