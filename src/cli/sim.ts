@@ -117,7 +117,7 @@ export function formatStatus(status: SimStatus): string {
     String(s.channels),
     String(s.basechan),
     s.configured ? 'yes' : 'no',
-    s.type === 'analog' ? '-' : `${s.framing}/${s.coding}${s.crc4 ? '/crc4' : ''}`,
+    s.type === 'analog' || !s.configured ? '-' : `${s.framing}/${s.coding}${s.crc4 ? '/crc4' : ''}`,
     s.alarms.join(',') || 'OK',
     s.cable === null ? '-' : String(s.cable),
     faultText(s.faults),
