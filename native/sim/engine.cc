@@ -1027,8 +1027,10 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
     case DAHDI_SET_PARAMS: {
       dahdi_params p{};
       if (!getArg(d, p)) return fail(EFAULT);
+      // As in DAHDI: a channel's own descriptor answers for itself (whatever channo holds, which
+      // some callers leave uninitialised); /dev/dahdi/ctl answers for the channel number asked.
       int want = p.channo & ~DAHDI_GET_PARAMS_RETURN_MASTER;
-      Chan* c = want ? chanByNo(want) : f.chan;
+      Chan* c = f.chan ? f.chan : chanByNo(want);
       if (!c) return fail(EINVAL);
       if (cmd == DAHDI_SET_PARAMS) return ok();  // timing parameters of robbed-bit signalling: accepted
       p = dahdi_params{};

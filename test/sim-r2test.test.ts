@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Acceptance of the CAS path: openr2's unmodified r2test completes MFC-R2 calls across a simulated cable.
+
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type TestSim, withSim } from './helpers/dahdi.ts';
+
+describe('r2test (Debian libopenr2-bin) over the simulator', () => {
+  let sim: TestSim;
+  before(async () => {
+    sim = await withSim({ spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] });
+    const r = await sim.configure(
+      'span=1,1,0,cas,hdb3\nspan=2,2,0,cas,hdb3\ncas=1-15:1101\ncas=32-46:1101\nloadzone=us\ndefaultzone=us\n',
+    );
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await sim.stop();
+  });
+
+  it('ITU variant: seizure, MF ANI and DNIS, accept and answer on every channel, no protocol error', async () => {
+    // openr2's own example configuration: span 1 answers, span 2 calls 4321 from 0987654321.
+    const conf = readFileSync('/etc/openr2/r2test.conf', 'utf8')
+      .replace(/^variant=.*$/m, 'variant=itu')
+      .replace(/^loglevel=.*$/m, 'loglevel=error,warning,notice')
+      .replace(/^channel=(17-31|48-62)$/gm, '');
+    const file = join(sim.dir, 'r2test.conf');
+    writeFileSync(file, conf);
+    // r2test calls for ever; ten seconds is room for every channel to complete a call.
+    const r = await sim.run('timeout', ['-s', 'INT', '10', 'r2test', '-c', file], {
+      timeoutMs: 30_000,
+    });
+    const ready = r.stdout.match(/call ready on chan \d+\. ANI = \d*, DNIS = \d*/g) ?? [];
+    assert.ok(ready.length >= 5, `calls offered: ${ready.length}\n${r.stdout.slice(-2000)}`);
+    for (const line of ready) assert.match(line, /ANI = 0987654321, DNIS = 4321$/);
+    const answered = r.stdout.match(/call has been answered on chan \d+/g) ?? [];
+    assert.ok(answered.length >= 5, `calls answered: ${answered.length}`);
+    assert.doesNotMatch(r.stdout + r.stderr, /Protocol error/);
+  });
+});
