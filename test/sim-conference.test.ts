@@ -82,3 +82,40 @@ describe('monitor and conference modes', () => {
     });
   });
 });
+
+describe('DACS: an in-kernel cross-connect between two spans', () => {
+  it('patches one trunk to another timeslot by timeslot, both ways', async () => {
+    const sim = await withSim({
+      spans: [{ type: 'E1' }, { type: 'E1' }, { type: 'E1' }, { type: 'E1' }],
+      cables: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    try {
+      // Span 2 is patched to span 3 (channels 32-62 to 63-93): span 1 talks to span 4 through it.
+      const r = await sim.configure(
+        'span=1,1,0,ccs,hdb3,crc4\nspan=2,2,0,ccs,hdb3,crc4\nspan=3,3,0,ccs,hdb3,crc4\nspan=4,4,0,ccs,hdb3,crc4\nbchan=1-31\ndacs=32-62:63\nbchan=94-124\n',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const west = sim.start(probe, ['tone', '5', '1000', '3']);
+      const east = sim.start(probe, ['tone', '98', '600', '3']);
+      await Promise.all([
+        west.waitFor((l) => l.ready === true),
+        east.waitFor((l) => l.ready === true),
+      ]);
+      const atWest = join(sim.dir, 'west-rx.raw');
+      const atEast = join(sim.dir, 'east-rx.raw');
+      const monWest = sim.start('dahdi_monitor', ['5', '-r', atWest]);
+      const monEast = sim.start('dahdi_monitor', ['98', '-r', atEast]);
+      await new Promise((res) => setTimeout(res, 1500));
+      for (const m of [monWest, monEast]) process.kill(m.pid as number, 'SIGINT');
+      await Promise.all([monWest.done, monEast.done, west.done, east.done]);
+      // Timeslot 5 of span 1 reaches timeslot 5 of span 4 and back.
+      assert.ok(power(atEast, 1000) > 100 * power(atEast, 600), 'span 4 hears span 1');
+      assert.ok(power(atWest, 600) > 100 * power(atWest, 1000), 'span 1 hears span 4');
+    } finally {
+      await sim.stop();
+    }
+  });
+});

@@ -803,7 +803,10 @@ void Engine::tick() {
       // DACS and DIGITALMON send the partner's receive of the last tick.
       int src = c.dacs ? c.dacs : ((c.confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_DIGITALMON ? c.confno : 0);
       if (src) {
-        if (Chan* o = chanByNo(src)) c.linetx = o->linerx;
+        if (Chan* o = chanByNo(src)) {
+          c.linetx = o->linerx;
+          if (c.sig == DAHDI_SIG_DACS_RBS && o->rxbits >= 0) c.txbits = o->rxbits;  // the bits follow the voice
+        }
       } else if (c.confOutValid) {
         // A real channel listening to a conference sends the mix on top of what its user writes.
         int law = lawOf(c);
@@ -1051,7 +1054,7 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
       p.curlaw = c->open ? static_cast<int>(slots_[c->slot].law)
                          : (c->deflaw ? c->deflaw
                                       : (c->span && c->span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW));
-      p.idlebits = c->sig == DAHDI_SIG_DACS ? c->dacs : c->idlebits;
+      p.idlebits = c->dacs ? c->dacs : c->idlebits;
       if (c->span) {
         std::snprintf(p.name, sizeof p.name, "%s/%d", c->span->name.c_str(), c->chanpos);
       } else {
@@ -1098,17 +1101,21 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
                      cc.chan, cc.sigtype);
         return fail(EINVAL);
       }
-      if (cc.sigtype == DAHDI_SIG_DACS) {
+      if (cc.sigtype == DAHDI_SIG_DACS || cc.sigtype == DAHDI_SIG_DACS_RBS) {
         Chan* o = chanByNo(cc.idlebits);
-        if (!o) return fail(EINVAL);
+        if (!o || o->pseudo || o == c) {
+          std::fprintf(stderr, "simd: DAHDI_CHANCONFIG channel %d: DACS partner %d is not a channel\n", cc.chan,
+                       cc.idlebits);
+          return fail(EINVAL);
+        }
         c->dacs = o->channo;
       } else {
         c->dacs = 0;
       }
       recountBridges();
       c->deflaw = cc.deflaw;
-      c->idlebits = cc.sigtype == DAHDI_SIG_DACS ? 0 : cc.idlebits;
-      if (cc.sigtype == DAHDI_SIG_CAS || cc.sigtype == DAHDI_SIG_DACS_RBS) c->txbits = cc.idlebits & 0xF;
+      c->idlebits = c->dacs ? 0 : cc.idlebits;
+      if (cc.sigtype == DAHDI_SIG_CAS) c->txbits = cc.idlebits & 0xF;
       applyChanSig(*c, cc.sigtype);
       if (c->open) {
         slots_[c->slot].law = static_cast<uint32_t>(cc.deflaw ? cc.deflaw : slots_[c->slot].law);
