@@ -731,7 +731,11 @@ bool Engine::listen(Chan& c, const std::map<int, std::array<int32_t, 8>>& mix, s
 
 void Engine::prefetch(const std::vector<Chan*>& list, size_t i, bool tx) {
   constexpr size_t kFar = 16, kNear = 8;  // channel objects first, then their buffers
-  if (i + kFar < list.size()) __builtin_prefetch(list[i + kFar]);
+  if (i + kFar < list.size()) {
+    const char* far = reinterpret_cast<const char*>(list[i + kFar]);
+    __builtin_prefetch(far);
+    __builtin_prefetch(far + 64);
+  }
   if (i + kNear >= list.size()) return;
   const Chan* n = list[i + kNear];
   if (!n->open) return;

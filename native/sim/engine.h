@@ -58,8 +58,8 @@ struct Span {
 
 struct Conf;
 
-struct Chan {
-  // --- what the tick touches every millisecond, together at the front (one or two cache lines) ---
+struct alignas(64) Chan {
+  // --- what the tick touches every millisecond, together at the front (the first two cache lines) ---
   bool open = false;
   bool txstarted = false;        // DAHDI_POLICY_WHEN_FULL: transmit held until all buffers full
   bool confOutValid = false;
