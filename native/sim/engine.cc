@@ -72,21 +72,6 @@ uint8_t Chan::idle() const {
   return law == DAHDI_LAW_ALAW ? kAlawSilence : kUlawSilence;
 }
 
-const char* alarmNames(uint32_t alarms, std::string& out) {
-  out.clear();
-  auto add = [&](const char* n) {
-    if (!out.empty()) out += ",";
-    out += n;
-  };
-  if (alarms & DAHDI_ALARM_RED) add("RED");
-  if (alarms & DAHDI_ALARM_YELLOW) add("YELLOW");
-  if (alarms & DAHDI_ALARM_BLUE) add("BLUE");
-  if (alarms & DAHDI_ALARM_LOS) add("LOS");
-  if (alarms & DAHDI_ALARM_LOOPBACK) add("LOOPBACK");
-  if (alarms & DAHDI_ALARM_NOTOPEN) add("NOTOPEN");
-  return out.c_str();
-}
-
 Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::pair<int, int>> analogLines)
     : spans_(std::move(spans)) {
   slots_ = reinterpret_cast<Slot*>(reinterpret_cast<uint8_t*>(shm) + simproto::kSlotsOffset);

@@ -217,6 +217,5 @@ class Engine {
   std::vector<uint32_t> slotBytes_;  // bytes allocated per direction per slot, 0 = none  // channels with DACS or a conference mode: the tick skips that work when none
 };
 
-const char* alarmNames(uint32_t alarms, std::string& out);
 
 }  // namespace switchboard::sim

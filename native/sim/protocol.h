@@ -127,7 +127,6 @@ enum MsgType : uint32_t {
   MSG_WAKER_DEL = 3,    // session: arg = waker index
   MSG_OPEN = 4,         // file: path kind + number -> Reply.value = slot or -1
   MSG_IOCTL = 5,        // file: cmd + payload -> Reply + payload
-  MSG_NOTE = 6,         // file: the client logs something worth the daemon's log (text payload)
 };
 
 enum DevKind : uint32_t { DEV_CTL = 1, DEV_CHANNEL = 2, DEV_PSEUDO = 3, DEV_TIMER = 4, DEV_NUMBERED = 5 };

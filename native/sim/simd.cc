@@ -447,9 +447,6 @@ void onClientReadable(Conn& c) {
         sendReply(c.fd, rep, data.data(), data.size());
         break;
       }
-      case simproto::MSG_NOTE:
-        std::fprintf(stderr, "simd: client: %.*s\n", static_cast<int>(plen), reinterpret_cast<char*>(buf.data() + sizeof rq));
-        break;
       default:
         rep.ret = -1;
         rep.err = EPROTO;
