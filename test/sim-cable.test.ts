@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { probe, type TestSim, withSim } from './helpers/dahdi.ts';
+import { E1_PAIR, probe, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 
 // Both spans CCS; every one of the 31 timeslots a clear channel, so every timeslot is checked.
 const BEARER_CONF = `span=1,1,0,ccs,hdb3,crc4
@@ -39,9 +39,7 @@ async function streamBothEnds(sim: TestSim, blocksize: number, mode: string, sec
 describe('bearer timeslots across a cable', () => {
   let sim: TestSim;
   before(async () => {
-    sim = await withSim({ spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] });
-    const r = await sim.configure(BEARER_CONF);
-    assert.equal(r.code, 0, r.stderr);
+    sim = await withConfiguredSim(E1_PAIR, BEARER_CONF);
   });
   after(async () => {
     await sim.stop();
@@ -90,11 +88,10 @@ describe('bearer timeslots across a cable', () => {
 describe('HDLC D-channel across a cable', () => {
   let sim: TestSim;
   before(async () => {
-    sim = await withSim({ spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] });
-    const r = await sim.configure(
+    sim = await withConfiguredSim(
+      E1_PAIR,
       'span=1,1,0,ccs,hdb3,crc4\nspan=2,0,0,ccs,hdb3,crc4\nbchan=1-15,17-31\nhardhdlc=16\nbchan=32-46,48-62\ndchan=47\n',
     );
-    assert.equal(r.code, 0, r.stderr);
   });
   after(async () => {
     await sim.stop();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { probe, type TestSim, withSim } from './helpers/dahdi.ts';
+import { E1_PAIR, probe, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 
 /** Goertzel power of `hz` in signed 16-bit little-endian samples at 8 kHz, normalised per sample. */
 function power(file: string, hz: number, skip = 800): number {
@@ -26,11 +26,10 @@ function power(file: string, hz: number, skip = 800): number {
 describe('monitor and conference modes', () => {
   let sim: TestSim;
   before(async () => {
-    sim = await withSim({ spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] });
-    const r = await sim.configure(
+    sim = await withConfiguredSim(
+      E1_PAIR,
       'span=1,1,0,ccs,hdb3,crc4\nspan=2,2,0,ccs,hdb3,crc4\nbchan=1-62\n',
     );
-    assert.equal(r.code, 0, r.stderr);
   });
   after(async () => {
     await sim.stop();
@@ -85,19 +84,18 @@ describe('monitor and conference modes', () => {
 
 describe('DACS: an in-kernel cross-connect between two spans', () => {
   it('patches one trunk to another timeslot by timeslot, both ways', async () => {
-    const sim = await withSim({
-      spans: [{ type: 'E1' }, { type: 'E1' }, { type: 'E1' }, { type: 'E1' }],
-      cables: [
-        [1, 2],
-        [3, 4],
-      ],
-    });
+    // Span 2 is patched to span 3 (channels 32-62 to 63-93): span 1 talks to span 4 through it.
+    const sim = await withConfiguredSim(
+      {
+        spans: [{ type: 'E1' }, { type: 'E1' }, { type: 'E1' }, { type: 'E1' }],
+        cables: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+      'span=1,1,0,ccs,hdb3,crc4\nspan=2,2,0,ccs,hdb3,crc4\nspan=3,3,0,ccs,hdb3,crc4\nspan=4,4,0,ccs,hdb3,crc4\nbchan=1-31\ndacs=32-62:63\nbchan=94-124\n',
+    );
     try {
-      // Span 2 is patched to span 3 (channels 32-62 to 63-93): span 1 talks to span 4 through it.
-      const r = await sim.configure(
-        'span=1,1,0,ccs,hdb3,crc4\nspan=2,2,0,ccs,hdb3,crc4\nspan=3,3,0,ccs,hdb3,crc4\nspan=4,4,0,ccs,hdb3,crc4\nbchan=1-31\ndacs=32-62:63\nbchan=94-124\n',
-      );
-      assert.equal(r.code, 0, r.stderr);
       const west = sim.start(probe, ['tone', '5', '1000', '3']);
       const east = sim.start(probe, ['tone', '98', '600', '3']);
       await Promise.all([

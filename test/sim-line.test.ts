@@ -3,7 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, parseScan, probe, type TestSim, withSim } from './helpers/dahdi.ts';
+import {
+  E1_PAIR,
+  eventually,
+  parseScan,
+  probe,
+  type TestSim,
+  withConfiguredSim,
+  withSim,
+} from './helpers/dahdi.ts';
 
 const E1_CCS = `span=1,1,0,ccs,hdb3,crc4
 span=2,0,0,ccs,hdb3,crc4
@@ -23,9 +31,7 @@ describe('line alarms and faults', () => {
     });
 
   before(async () => {
-    sim = await withSim({ spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] });
-    const r = await sim.configure(E1_CCS);
-    assert.equal(r.code, 0, r.stderr);
+    sim = await withConfiguredSim(E1_PAIR, E1_CCS);
   });
   after(async () => {
     await sim.stop();
@@ -106,12 +112,13 @@ describe('line alarms and faults', () => {
 describe('analog lines: hook and ring', () => {
   let sim: TestSim;
   before(async () => {
-    sim = await withSim({
-      spans: [{ type: 'analog', ports: ['fxs', 'fxo'] }],
-      lines: [['1:1', '1:2']],
-    });
-    const r = await sim.configure('fxoks=1\nfxsks=2\nloadzone=us\ndefaultzone=us\n');
-    assert.equal(r.code, 0, r.stderr);
+    sim = await withConfiguredSim(
+      {
+        spans: [{ type: 'analog', ports: ['fxs', 'fxo'] }],
+        lines: [['1:1', '1:2']],
+      },
+      'fxoks=1\nfxsks=2\nloadzone=us\ndefaultzone=us\n',
+    );
   });
   after(async () => {
     await sim.stop();
@@ -175,10 +182,11 @@ describe('/dev/dahdi/timer', () => {
 
 describe('when the simulator goes away', () => {
   it('a blocked read ends with ENODEV, as after a card removal, instead of hanging', async () => {
-    const sim = await withSim({ spans: [{ type: 'E1' }] });
+    const sim = await withConfiguredSim(
+      { spans: [{ type: 'E1' }] },
+      'span=1,1,0,ccs,hdb3,crc4\nbchan=1-31\n',
+    );
     try {
-      const r = await sim.configure('span=1,1,0,ccs,hdb3,crc4\nbchan=1-31\n');
-      assert.equal(r.code, 0, r.stderr);
       const reader = sim.start(probe, ['read', '1']);
       await reader.waitFor((l) => l.ready === true);
       await new Promise((res) => setTimeout(res, 100));

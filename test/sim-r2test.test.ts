@@ -5,16 +5,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type TestSim, withSim } from './helpers/dahdi.ts';
+import { E1_PAIR, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 
 describe('r2test (Debian libopenr2-bin) over the simulator', () => {
   let sim: TestSim;
   before(async () => {
-    sim = await withSim({ spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] });
-    const r = await sim.configure(
+    sim = await withConfiguredSim(
+      E1_PAIR,
       'span=1,1,0,cas,hdb3\nspan=2,2,0,cas,hdb3\ncas=1-15:1101\ncas=32-46:1101\nloadzone=us\ndefaultzone=us\n',
     );
-    assert.equal(r.code, 0, r.stderr);
   });
   after(async () => {
     await sim.stop();

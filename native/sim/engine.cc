@@ -67,10 +67,12 @@ uint8_t fromLinear(int32_t v, int law) {
 
 }  // namespace
 
-uint8_t Chan::idle() const {
-  int law = deflaw ? deflaw : (span && span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW);
-  return law == DAHDI_LAW_ALAW ? kAlawSilence : kUlawSilence;
+int Chan::defaultLaw() const {
+  if (deflaw) return deflaw;
+  return span && span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
 }
+
+uint8_t Chan::idle() const { return defaultLaw() == DAHDI_LAW_ALAW ? kAlawSilence : kUlawSilence; }
 
 Engine::Engine(simproto::Header* shm, std::vector<Span> spans, std::vector<std::pair<int, int>> analogLines)
     : spans_(std::move(spans)) {
@@ -297,8 +299,7 @@ void Engine::initSlot(Slot& s, Chan& c, uint32_t kind) {
   s.numbufs = kDefaultNumbufs;
   sizeBuffers(s);
   s.txpolicy = DAHDI_POLICY_IMMEDIATE;
-  s.law = static_cast<uint32_t>(c.deflaw ? c.deflaw
-                                         : (c.span && c.span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW));
+  s.law = static_cast<uint32_t>(c.defaultLaw());
   s.rx_out.store(s.rx_in.load());
   s.tx_out.store(s.tx_in.load());
   s.ev_out.store(s.ev_in.load());
@@ -335,6 +336,19 @@ void Engine::bindChan(Chan& c, uint64_t id) {
   syncParams(c);
 }
 
+// A file names a real channel (DAHDI_SPECIFY, /dev/dahdi/N): it must exist and not be open.
+IoResult Engine::bindNumbered(OpenFile& f, int channo, const char* how) {
+  Chan* c = chanByNo(channo);
+  if (!c || c->pseudo) {
+    std::fprintf(stderr, "simd: %s channel %d: no such channel (channels are 1-%zu)\n", how, channo, chans_.size() - 1);
+    return fail(ENXIO);
+  }
+  if (c->open) return fail(EBUSY);
+  bindChan(*c, f.id);
+  f.chan = c;
+  return ok(c->slot);
+}
+
 IoResult Engine::open(OpenFile& f, uint32_t kind, int num, int) {
   f.kind = kind;
   switch (kind) {
@@ -363,15 +377,9 @@ IoResult Engine::open(OpenFile& f, uint32_t kind, int num, int) {
       timers_.push_back(std::move(t));
       return ok(f.timer->slot);
     }
-    case simproto::DEV_NUMBERED: {
-      Chan* c = chanByNo(num);
-      if (!c || c->pseudo) return fail(ENXIO);
-      if (c->open) return fail(EBUSY);
-      bindChan(*c, f.id);
-      f.chan = c;
+    case simproto::DEV_NUMBERED:
       f.kind = simproto::DEV_CHANNEL;
-      return ok(c->slot);
-    }
+      return bindNumbered(f, num, "open /dev/dahdi/N");
     default:
       return fail(ENODEV);
   }
@@ -664,9 +672,7 @@ bool Engine::inConference(const Chan& c) {
 }
 
 int Engine::lawOf(const Chan& c) const {
-  if (c.open) return static_cast<int>(slots_[c.slot].law);
-  if (c.deflaw) return c.deflaw;
-  return c.span && c.span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
+  return c.open ? static_cast<int>(slots_[c.slot].law) : c.defaultLaw();
 }
 
 void Engine::recountBridges() {
@@ -928,16 +934,7 @@ IoResult Engine::ioctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d) {
     if (cmd == DAHDI_SPECIFY) {
       int channo = 0;
       if (!getArg(d, channo)) return fail(EFAULT);
-      Chan* c = chanByNo(channo);
-      if (!c || c->pseudo) {
-        std::fprintf(stderr, "simd: DAHDI_SPECIFY channel %d: no such channel (channels are 1-%zu)\n", channo,
-                     chans_.size() - 1);
-        return fail(ENXIO);
-      }
-      if (c->open) return fail(EBUSY);
-      bindChan(*c, f.id);
-      f.chan = c;
-      return ok(c->slot);
+      return bindNumbered(f, channo, "DAHDI_SPECIFY");
     }
     if (cmd == DAHDI_CHANNO) return fail(EINVAL);
     logUnknownIoctl(f, cmd);
@@ -1021,18 +1018,13 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
       if (!getArg(d, p)) return fail(EFAULT);
       // As in DAHDI: a channel's own descriptor answers for itself (whatever channo holds, which
       // some callers leave uninitialised); /dev/dahdi/ctl answers for the channel number asked.
-      int want = p.channo & ~DAHDI_GET_PARAMS_RETURN_MASTER;
-      Chan* c = f.chan ? f.chan : chanByNo(want);
+      const bool returnMaster = (p.channo & DAHDI_GET_PARAMS_RETURN_MASTER) != 0;
+      Chan* c = f.chan ? f.chan : chanByNo(p.channo & ~DAHDI_GET_PARAMS_RETURN_MASTER);
       if (!c) return fail(EINVAL);
       if (cmd == DAHDI_SET_PARAMS) return ok();  // timing parameters of robbed-bit signalling: accepted
       p = dahdi_params{};
-      p.channo = c->channo;
-      if (want & 0) p.channo = c->channo;
-      if (d.size() >= sizeof(int)) {
-        int orig = 0;
-        getArg(d, orig);
-        if (orig & DAHDI_GET_PARAMS_RETURN_MASTER) p.channo = c->channo | (c->channo << 16);
-      }
+      // Every channel is its own master here (no slaves), so the master number is its own.
+      p.channo = returnMaster ? c->channo | (c->channo << 16) : c->channo;
       p.spanno = c->span ? c->span->no : 0;
       p.chanpos = c->chanpos;
       p.sigtype = c->sig;
@@ -1040,9 +1032,7 @@ IoResult Engine::ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& d, bo
       p.rxisoffhook = c->port == PortType::FXS ? (chanByNo(c->peerChan) && chanByNo(c->peerChan)->offhook) : 0;
       p.rxbits = c->rxbits < 0 ? 0 : c->rxbits;
       p.txbits = c->txbits;
-      p.curlaw = c->open ? static_cast<int>(slots_[c->slot].law)
-                         : (c->deflaw ? c->deflaw
-                                      : (c->span && c->span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW));
+      p.curlaw = lawOf(*c);
       p.idlebits = c->dacs ? c->dacs : c->idlebits;
       if (c->span) {
         std::snprintf(p.name, sizeof p.name, "%s/%d", c->span->name.c_str(), c->chanpos);
@@ -1245,20 +1235,10 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
       if (j & DAHDI_FLUSH_WRITE) resetBuffers(c, false, true);
       if (j & DAHDI_FLUSH_EVENT) s.ev_out.store(s.ev_in.load());
       return ok();
-    case DAHDI_GETEVENT: {
-      uint32_t out = s.ev_out.load();
-      j = 0;
-      if (out != s.ev_in.load()) {
-        j = s.ev[out % simproto::kMaxEvents];
-        s.ev_out.store(out + 1);
-      }
-      putArg(d, j);
-      return ok();
-    }
     case DAHDI_SETLAW:
       if (!getArg(d, j)) return fail(EFAULT);
       if (j == DAHDI_LAW_DEFAULT)
-        j = c.deflaw ? c.deflaw : (c.span && c.span->type == SpanType::E1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW);
+        j = c.defaultLaw();
       if (j != DAHDI_LAW_MULAW && j != DAHDI_LAW_ALAW) return fail(EINVAL);
       s.law = static_cast<uint32_t>(j);
       syncParams(c);

@@ -102,6 +102,7 @@ struct alignas(64) Chan {
   bool ringOn = false;
   uint32_t ringPhaseMs = 0;
   std::array<int16_t, 8> confOut{};  // conference mix this real channel sends on the next tick
+  int defaultLaw() const;        // the configured law, else A-law on E1 and mu-law elsewhere
   uint8_t idle() const;
 };
 
@@ -175,6 +176,7 @@ class Engine {
   void pushRxFrame(Chan& c, const std::vector<uint8_t>& frame);
   void analogTick(Chan& c);
   void carry(Span& from, Span& to);
+  IoResult bindNumbered(OpenFile& f, int channo, const char* how);
   IoResult chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8_t>& data);
   IoResult ctlIoctl(OpenFile& f, uint32_t cmd, std::vector<uint8_t>& data, bool& handled);
   Chan* allocPseudo();

@@ -62,6 +62,17 @@ export async function withSim(config: SimConfig): Promise<TestSim> {
   return t;
 }
 
+/** A simulator with `systemConf` applied by the real dahdi_cfg; fails with dahdi_cfg's own words. */
+export async function withConfiguredSim(config: SimConfig, systemConf: string): Promise<TestSim> {
+  const sim = await withSim(config);
+  const r = await sim.configure(systemConf);
+  if (r.code !== 0) {
+    await sim.stop();
+    throw new Error(`dahdi_cfg failed (${r.code}): ${r.stderr}`);
+  }
+  return sim;
+}
+
 /** dahdi_scan's INI-style output as {span: {key: value}}. */
 export function parseScan(text: string): Record<number, Record<string, string>> {
   const out: Record<number, Record<string, string>> = {};
@@ -96,5 +107,5 @@ export async function eventually(
   }
 }
 
-/** Two E1 spans on one cable, configured as CCS with every timeslot a clear bearer channel. */
+/** Two E1 spans joined by one cable. */
 export const E1_PAIR: SimConfig = { spans: [{ type: 'E1' }, { type: 'E1' }], cables: [[1, 2]] };

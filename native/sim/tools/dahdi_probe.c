@@ -155,7 +155,6 @@ static int cmd_stream(int argc, char **argv) {
         if (!strcmp(mode, "block")) break;
       }
     }
-    int ready = -1;
     if (!strcmp(mode, "poll") || !strcmp(mode, "block")) {
       for (int i = 0; i < n; i++) pf[i] = (struct pollfd){fds[i], POLLIN | POLLPRI, 0};
       poll(pf, (nfds_t)n, 50);
@@ -173,9 +172,8 @@ static int cmd_stream(int argc, char **argv) {
       select(maxfd + 1, &rd, NULL, &ex, &tv);
     } else if (ep >= 0) {
       struct epoll_event evs[64];
-      ready = epoll_wait(ep, evs, 64, 50);
+      epoll_wait(ep, evs, 64, 50);
     }
-    (void)ready;
     for (int i = 0; i < n; i++) {
       for (;;) {
         ssize_t r = read(fds[i], buf, (size_t)bs);
