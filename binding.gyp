@@ -6,7 +6,16 @@
       'target_name': 'switchboard',
       'sources': [
         'native/src/addon.cc',
+        'native/src/analog.cc',
+        'native/src/calls.cc',
+        'native/src/dahdi.cc',
+        'native/src/engine.cc',
+        'native/src/engine_napi.cc',
+        'native/src/pcap.cc',
+        'native/src/pri.cc',
+        'native/src/r2.cc',
         'native/src/spans.cc',
+        'native/src/ss7.cc',
       ],
       'dependencies': [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
@@ -16,6 +25,7 @@
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++20'],
       'cflags': ['-Wall', '-Wextra', '-Werror', '-fexceptions'],
       'cflags_cc': ['-std=c++17', '-fexceptions'],
+      'libraries': ['-lpri', '-lss7', '-lopenr2', '-lspandsp', '-lpthread'],
     },
   ],
 }

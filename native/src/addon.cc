@@ -3,12 +3,14 @@
 
 #include <napi.h>
 
+#include "engine_napi.h"
 #include "spans.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spans", Napi::Function::New(env, switchboard::Spans, "spans"));
+  switchboard::InitEngine(env, exports);
   return exports;
 }
 

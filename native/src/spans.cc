@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "dahdi.h"
 #include "errors.h"
 
 namespace switchboard {
@@ -35,20 +36,6 @@ class Fd {
   int fd_;
 };
 
-struct AlarmName {
-  int bit;
-  const char* name;
-};
-
-// DAHDI_ALARM_* bits and their names as dahdi_tool and Asterisk print them.
-constexpr AlarmName kAlarms[] = {
-    {DAHDI_ALARM_RECOVER, "RECOVER"}, {DAHDI_ALARM_LOOPBACK, "LOOPBACK"},
-    {DAHDI_ALARM_YELLOW, "YELLOW"},   {DAHDI_ALARM_RED, "RED"},
-    {DAHDI_ALARM_BLUE, "BLUE"},       {DAHDI_ALARM_NOTOPEN, "NOTOPEN"},
-    {DAHDI_ALARM_LOS, "LOS"},         {DAHDI_ALARM_LFA, "LFA"},
-    {DAHDI_ALARM_LMFA, "LMFA"},
-};
-
 // A fixed-size char field that may lack its terminating NUL.
 template <size_t N>
 Napi::String Text(Napi::Env env, const char (&field)[N]) {
@@ -58,14 +45,7 @@ Napi::String Text(Napi::Env env, const char (&field)[N]) {
 Napi::Array Alarms(Napi::Env env, int alarms) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
-  int known = 0;
-  for (const AlarmName& a : kAlarms) {
-    known |= a.bit;
-    if (alarms & a.bit) out.Set(n++, a.name);
-  }
-  for (int bit = 0; bit < 31; ++bit) {
-    if ((alarms & ~known) & (1 << bit)) out.Set(n++, "BIT" + std::to_string(bit));
-  }
+  for (const std::string& name : dahdi_alarm_names(alarms)) out.Set(n++, name);
   return out;
 }
 

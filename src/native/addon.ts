@@ -54,6 +54,7 @@ export interface DahdiSpan {
 
 interface RawAddon {
   spans(): DahdiSpan[];
+  Engine: import('./engine.ts').RawEngineClass;
 }
 
 /** The addon's functions; its errors arrive as SwitchboardError with the addon's code. */
@@ -79,17 +80,18 @@ function wrap<T>(call: () => T): T {
 }
 
 let cached: Addon | undefined;
+let cachedRaw: RawAddon | undefined;
 
 /**
- * Loads the addon once per process.
+ * The addon module itself, loaded once per process.
  * @throws SwitchboardError E_ADDON_LOAD when it is missing or does not load
  */
-export function loadAddon(): Addon {
-  if (cached) return cached;
+export function loadRaw(): RawAddon {
+  if (cachedRaw) return cachedRaw;
   const file = addonPath();
-  let raw: RawAddon;
   try {
-    raw = createRequire(import.meta.url)(file) as RawAddon;
+    cachedRaw = createRequire(import.meta.url)(file) as RawAddon;
+    return cachedRaw;
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
     throw new SwitchboardError(
@@ -100,6 +102,15 @@ export function loadAddon(): Addon {
       { cause: err },
     );
   }
+}
+
+/**
+ * Loads the addon once per process.
+ * @throws SwitchboardError E_ADDON_LOAD when it is missing or does not load
+ */
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  const raw = loadRaw();
   cached = { spans: () => wrap(() => raw.spans()) };
   return cached;
 }

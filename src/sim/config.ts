@@ -2,11 +2,12 @@
 // The simulated board's configuration: schema, loading (YAML or JSON), validation, daemon JSON.
 
 import { readFileSync } from 'node:fs';
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
-import { Value } from '@sinclair/typebox/value';
+import { type Static, Type } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { SwitchboardError } from '../core/errors.ts';
+import { type FieldError, schemaErrors } from '../core/schema.ts';
+
+export type { FieldError };
 
 /** DAHDI numbers spans from 1 and allows at most DAHDI_MAX_SPANS - 1 of them. */
 export const MAX_SPANS = 127;
@@ -92,10 +93,6 @@ export const SimConfig = Type.Object(
 export type SimConfig = Static<typeof SimConfig>;
 
 /** One invalid field: `path` reads like the YAML (`spans[2].type`). */
-export interface FieldError {
-  path: string;
-  message: string;
-}
 
 /** Timeslots per span type; an analog card has one channel per port. */
 export function channelCount(span: SimSpan): number {
@@ -107,81 +104,6 @@ export function channelCount(span: SimSpan): number {
     case 'analog':
       return span.ports?.length ?? 0;
   }
-}
-
-/** `/spans/2/type` -> `spans[2].type` */
-function fieldPath(pointer: string): string {
-  let out = '';
-  for (const raw of pointer.split('/').slice(1)) {
-    const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-    out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
-
-function quoteList(values: readonly unknown[]): string {
-  const quoted = values.map((v) => JSON.stringify(v));
-  return quoted.length <= 1
-    ? (quoted[0] ?? '')
-    : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
-}
-
-function literalChoices(schema: TSchema): unknown[] | undefined {
-  const anyOf: unknown = schema.anyOf;
-  if (!Array.isArray(anyOf)) return undefined;
-  const choices = anyOf.map((s: TSchema) => s.const);
-  return choices.every((c) => c !== undefined) ? choices : undefined;
-}
-
-function describe(error: ValueError): string {
-  const s = error.schema;
-  if (error.value === undefined) return 'is required';
-  const choices = literalChoices(s);
-  if (choices) return `must be ${quoteList(choices)}`;
-  const mustBe: unknown = s.mustBe;
-  if (typeof mustBe === 'string') return `must be ${mustBe}`;
-  switch (error.type) {
-    case ValueErrorType.ObjectAdditionalProperties:
-      return 'is not a known field';
-    case ValueErrorType.Object:
-      return 'must be a mapping';
-    case ValueErrorType.Array:
-      return 'must be a list';
-    case ValueErrorType.ArrayMinItems:
-      return `must have at least ${s.minItems} entr${s.minItems === 1 ? 'y' : 'ies'}`;
-    case ValueErrorType.ArrayMaxItems:
-      return `must have at most ${s.maxItems} entries`;
-    case ValueErrorType.Tuple:
-    case ValueErrorType.TupleLength:
-      return 'must be a pair';
-    case ValueErrorType.String:
-      return 'must be a string';
-    case ValueErrorType.StringMinLength:
-      return 'must not be empty';
-    case ValueErrorType.StringMaxLength:
-      return `must be at most ${s.maxLength} characters`;
-    case ValueErrorType.Integer:
-      return 'must be an integer';
-    case ValueErrorType.IntegerMinimum:
-      return `must be at least ${s.minimum}`;
-    case ValueErrorType.IntegerMaximum:
-      return `must be at most ${s.maximum}`;
-    default:
-      return error.message.toLowerCase();
-  }
-}
-
-/** Schema errors, one per field (the first, most specific, for each path). */
-function schemaErrors(input: unknown): FieldError[] {
-  const seen = new Set<string>();
-  const out: FieldError[] = [];
-  for (const error of Value.Errors(SimConfig, input)) {
-    const path = fieldPath(error.path);
-    if (seen.has(path)) continue;
-    seen.add(path);
-    out.push({ path, message: describe(error) });
-  }
-  return out;
 }
 
 /** An analog port named by a line end. */
@@ -303,7 +225,7 @@ function boardErrors(config: SimConfig): FieldError[] {
 
 /** Every problem of a candidate configuration; empty when it is valid. */
 export function simConfigErrors(input: unknown): FieldError[] {
-  const errors = schemaErrors(input);
+  const errors = schemaErrors(SimConfig, input);
   return errors.length > 0 ? errors : boardErrors(input as SimConfig);
 }
 

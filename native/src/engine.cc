@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The engine's trunk threads, command routing, event batching and configuration field readers.
+
+#include "engine.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "pcap.h"
+
+namespace switchboard {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string describe(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+}  // namespace
+
+// ---- configuration and command fields --------------------------------------------------------
+
+int int_field(const json& obj, const char* key, const std::string& path, int min, int max,
+              int fallback) {
+  if (!obj.contains(key) || obj[key].is_null()) return fallback;
+  return int_field(obj, key, path, min, max);
+}
+
+int int_field(const json& obj, const char* key, const std::string& path, int min, int max) {
+  const std::string field = path.empty() ? key : path + "." + key;
+  if (!obj.is_object() || !obj.contains(key))
+    throw EngineError("E_CONFIG_FIELD", field, "is required");
+  const json& v = obj[key];
+  if (!v.is_number_integer())
+    throw EngineError("E_CONFIG_FIELD", field, "must be an integer, not " + describe(v));
+  const int64_t n = v.get<int64_t>();
+  if (n < min || n > max)
+    throw EngineError("E_CONFIG_FIELD", field,
+                      std::to_string(n) + " is out of range " + std::to_string(min) + ".." +
+                          std::to_string(max));
+  return static_cast<int>(n);
+}
+
+std::string string_field(const json& obj, const char* key, const std::string& path,
+                         const std::string& fallback) {
+  if (!obj.contains(key) || obj[key].is_null()) return fallback;
+  return string_field(obj, key, path);
+}
+
+std::string string_field(const json& obj, const char* key, const std::string& path) {
+  const std::string field = path.empty() ? key : path + "." + key;
+  if (!obj.is_object() || !obj.contains(key))
+    throw EngineError("E_CONFIG_FIELD", field, "is required");
+  if (!obj[key].is_string())
+    throw EngineError("E_CONFIG_FIELD", field, "must be a string, not " + describe(obj[key]));
+  return obj[key].get<std::string>();
+}
+
+bool bool_field(const json& obj, const char* key, const std::string& path, bool fallback) {
+  if (!obj.contains(key) || obj[key].is_null()) return fallback;
+  if (!obj[key].is_boolean())
+    throw EngineError("E_CONFIG_FIELD", path + "." + key,
+                      "must be true or false, not " + describe(obj[key]));
+  return obj[key].get<bool>();
+}
+
+std::vector<int> list_field(const json& obj, const char* key, const std::string& path, int min,
+                            int max) {
+  const std::string field = path + "." + key;
+  if (!obj.contains(key)) throw EngineError("E_CONFIG_FIELD", field, "is required");
+  const json& v = obj[key];
+  std::vector<int> out;
+  auto add = [&](int64_t n) {
+    if (n < min || n > max)
+      throw EngineError("E_CONFIG_FIELD", field,
+                        std::to_string(n) + " is out of range " + std::to_string(min) + ".." +
+                            std::to_string(max));
+    out.push_back(static_cast<int>(n));
+  };
+  if (v.is_array()) {
+    for (const json& e : v) {
+      if (!e.is_number_integer())
+        throw EngineError("E_CONFIG_FIELD", field, "must hold integers, not " + describe(e));
+      add(e.get<int64_t>());
+    }
+  } else if (v.is_string()) {
+    // "1-15,17-31"
+    const std::string s = v.get<std::string>();
+    size_t i = 0;
+    while (i < s.size()) {
+      size_t comma = s.find(',', i);
+      if (comma == std::string::npos) comma = s.size();
+      const std::string part = s.substr(i, comma - i);
+      const size_t dash = part.find('-');
+      char* end = nullptr;
+      const long a = std::strtol(part.c_str(), &end, 10);
+      long b = a;
+      bool ok = !part.empty() && end != part.c_str();
+      if (ok && dash != std::string::npos) {
+        const char* rest = part.c_str() + dash + 1;
+        b = std::strtol(rest, &end, 10);
+        ok = end != rest && *end == '\0' && end == part.c_str() + part.size();
+      } else if (ok) {
+        ok = *end == '\0';
+      }
+      if (!ok || b < a)
+        throw EngineError("E_CONFIG_FIELD", field, "\"" + part + "\" is not a number or range");
+      for (long n = a; n <= b; ++n) add(n);
+      i = comma + 1;
+    }
+  } else {
+    throw EngineError("E_CONFIG_FIELD", field,
+                      "must be a list like \"1-15,17-31\", not " + describe(v));
+  }
+  std::set<int> seen;
+  for (int n : out)
+    if (!seen.insert(n).second)
+      throw EngineError("E_CONFIG_FIELD", field, std::to_string(n) + " is listed twice");
+  return out;
+}
+
+uint64_t call_field(const json& cmd) {
+  if (!cmd.contains("call") || !cmd["call"].is_number_unsigned())
+    throw EngineError("E_COMMAND_FIELD", "call", "must be a call id");
+  return cmd["call"].get<uint64_t>();
+}
+
+// ---- Stack ------------------------------------------------------------------------------------
+
+Stack::Stack(Engine& engine, json config, std::string field)
+    : engine_(engine), config_(std::move(config)), field_(std::move(field)) {
+  name_ = string_field(config_, "name", field_);
+  if (name_.empty()) throw EngineError("E_CONFIG_FIELD", field_ + ".name", "must not be empty");
+  signalling_ = string_field(config_, "signalling", field_);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw EngineError("E_ENGINE", "", std::string("eventfd: ") + strerror(errno));
+}
+
+Stack::~Stack() {
+  stop();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+bool Stack::trace_params(int, int&, bool&) const { return false; }
+
+json Stack::submit(json cmd) {
+  json result = on_check(cmd);
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(std::move(cmd));
+  }
+  const uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0 && errno != EAGAIN)
+    throw EngineError("E_ENGINE", "", std::string("eventfd write: ") + strerror(errno));
+  return result;
+}
+
+json Stack::snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  json s = on_snapshot();
+  s["name"] = name_;
+  s["signalling"] = signalling_;
+  s["spans"] = spans_;
+  s["protocolErrors"] = protocol_errors_;
+  return s;
+}
+
+void Stack::emit(json event) {
+  event["trunk"] = name_;
+  engine_.emit(std::move(event));
+}
+
+void Stack::log(const char* level, const std::string& message, json extra) {
+  extra["event"] = "log";
+  extra["level"] = level;
+  extra["message"] = message;
+  emit(std::move(extra));
+}
+
+void Stack::protocol_error(const std::string& what) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++protocol_errors_;
+  }
+  log("warn", what, {{"kind", "protocol_error"}});
+}
+
+void Stack::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Stack::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  const uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) {
+    // The eventfd cannot overflow with one pending wake-up; the loop also polls stopping_.
+  }
+  thread_.join();
+}
+
+void Stack::loop() {
+  std::vector<pollfd> fds;
+  std::deque<json> commands;
+  while (!stopping_) {
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    on_poll_set(fds);
+    int timeout = on_timeout();
+    // Poll at least every 100 ms so stopping_ is seen even if a wake-up was lost.
+    if (timeout < 0 || timeout > 100) timeout = 100;
+    const int n = poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno != EINTR) {
+      log("error", std::string("poll: ") + strerror(errno));
+      usleep(10000);
+      continue;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+      uint64_t v;
+      if (read(wake_fd_, &v, sizeof v) < 0) {
+        // EAGAIN: another wake-up consumed it; nothing to do.
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      commands.swap(queue_);
+    }
+    for (const json& cmd : commands) {
+      try {
+        on_command(cmd);
+      } catch (const EngineError& e) {
+        json ev = {{"event", "error"}, {"code", e.code}, {"message", e.what()}};
+        if (cmd.contains("call")) ev["call"] = cmd["call"];
+        if (cmd.contains("op")) ev["op"] = cmd["op"];
+        emit(std::move(ev));
+      }
+    }
+    commands.clear();
+    if (n > 0) on_poll(fds);
+    on_timers();
+  }
+  on_close();
+}
+
+// ---- Engine -----------------------------------------------------------------------------------
+
+Engine::Engine(std::function<void()> deliver) : deliver_(std::move(deliver)) {}
+
+Engine::~Engine() { stop(); }
+
+void Engine::start(const json& config) {
+  if (running_) throw EngineError("E_ENGINE_RUNNING", "", "the engine is already running");
+  if (!config.is_object() || !config.contains("trunks") || !config["trunks"].is_array())
+    throw EngineError("E_CONFIG_FIELD", "trunks", "must be a list of trunks");
+  std::vector<std::unique_ptr<Stack>> trunks;
+  std::set<std::string> names;
+  std::map<int, std::string> span_owner;
+  const json& list = config["trunks"];
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string field = "trunks[" + std::to_string(i) + "]";
+    const std::string sig = string_field(list[i], "signalling", field);
+    std::unique_ptr<Stack> stack;
+    if (sig == "pri_net" || sig == "pri_cpe") {
+      stack = make_pri(*this, list[i], field);
+    } else if (sig == "ss7") {
+      stack = make_ss7(*this, list[i], field);
+    } else if (sig == "mfcr2") {
+      stack = make_r2(*this, list[i], field);
+    } else if (sig == "fxs_ls" || sig == "fxs_ks" || sig == "fxo_ls" || sig == "fxo_ks") {
+      stack = make_analog(*this, list[i], field);
+    } else {
+      throw EngineError("E_CONFIG_FIELD", field + ".signalling",
+                        "\"" + sig +
+                            "\" is not one of pri_net, pri_cpe, ss7, mfcr2, fxs_ls, fxs_ks, "
+                            "fxo_ls, fxo_ks");
+    }
+    if (!names.insert(stack->name()).second)
+      throw EngineError("E_CONFIG_FIELD", field + ".name",
+                        "\"" + stack->name() + "\" names two trunks");
+    trunks.push_back(std::move(stack));
+  }
+  // Open in order; a failure closes what was opened (the unique_ptrs) and reports the field.
+  for (auto& t : trunks) t->open();
+  for (auto& t : trunks) {
+    for (int span : t->spans()) {
+      auto [it, fresh] = span_owner.emplace(span, t->name());
+      // Analog trunks may share an analog card's span; digital trunks own theirs.
+      if (!fresh && t->signalling().rfind("fx", 0) != 0)
+        throw EngineError("E_CONFIG_FIELD", "trunks",
+                          "span " + std::to_string(span) + " is used by both " + it->second +
+                              " and " + t->name());
+    }
+  }
+  trunks_ = std::move(trunks);
+  running_ = true;
+  for (auto& t : trunks_) t->start();
+}
+
+void Engine::stop() {
+  for (auto& t : trunks_) t->stop();
+  trunks_.clear();
+  running_ = false;
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  calls_.clear();
+}
+
+Stack* Engine::trunk_named(const std::string& name) {
+  for (auto& t : trunks_)
+    if (t->name() == name) return t.get();
+  return nullptr;
+}
+
+Stack* Engine::trunk_for_span(int span) {
+  for (auto& t : trunks_)
+    for (int s : t->spans())
+      if (s == span) return t.get();
+  return nullptr;
+}
+
+json Engine::command(json cmd) {
+  if (!running_) throw EngineError("E_ENGINE_STOPPED", "", "the engine is not running");
+  if (!cmd.is_object()) throw EngineError("E_COMMAND_FIELD", "", "a command is an object");
+  if (!cmd.contains("op") || !cmd["op"].is_string())
+    throw EngineError("E_COMMAND_FIELD", "op", "is required");
+  Stack* stack = nullptr;
+  if (cmd.contains("call")) {
+    const uint64_t id = call_field(cmd);
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    auto it = calls_.find(id);
+    if (it == calls_.end())
+      throw EngineError("E_CALL_UNKNOWN", "call", "no call " + std::to_string(id));
+    stack = it->second;
+  } else if (cmd.contains("trunk")) {
+    if (!cmd["trunk"].is_string()) throw EngineError("E_COMMAND_FIELD", "trunk", "must be a name");
+    stack = trunk_named(cmd["trunk"].get<std::string>());
+    if (!stack)
+      throw EngineError("E_TRUNK_UNKNOWN", "trunk",
+                        "no trunk named \"" + cmd["trunk"].get<std::string>() + "\"");
+  } else {
+    throw EngineError("E_COMMAND_FIELD", "trunk", "a command names a call or a trunk");
+  }
+  return stack->submit(std::move(cmd));
+}
+
+json Engine::snapshot() {
+  json out = {{"trunks", json::array()}, {"traces", json::array()}};
+  for (auto& t : trunks_) out["trunks"].push_back(t->snapshot());
+  std::lock_guard<std::mutex> lock(traces_mu_);
+  for (auto& [span, tr] : traces_)
+    out["traces"].push_back({{"span", span},
+                             {"running", tr->running()},
+                             {"frames", tr->frames()},
+                             {"dropped", tr->dropped()},
+                             {"bytes", tr->bytes().size()}});
+  return out;
+}
+
+void Engine::emit(json event) {
+  event["time"] = wall_ms();
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    first = events_.empty();
+    events_.push_back(std::move(event));
+  }
+  if (first && deliver_) deliver_();
+}
+
+std::vector<json> Engine::take_events() {
+  std::vector<json> out;
+  std::lock_guard<std::mutex> lock(events_mu_);
+  out.swap(events_);
+  return out;
+}
+
+void Engine::bind_call(uint64_t call, Stack* stack) {
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  calls_[call] = stack;
+}
+
+void Engine::unbind_call(uint64_t call) {
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  calls_.erase(call);
+}
+
+void Engine::trace_start(int span, size_t max_bytes) {
+  Stack* stack = trunk_for_span(span);
+  if (!stack)
+    throw EngineError("E_TRACE", "span", "span " + std::to_string(span) + " carries no trunk");
+  int linktype = 0;
+  bool network = false;
+  if (!stack->trace_params(span, linktype, network))
+    throw EngineError("E_TRACE", "span",
+                      "span " + std::to_string(span) + " carries " + stack->signalling() +
+                          ", which has no D-channel or MTP2 frames to capture");
+  std::lock_guard<std::mutex> lock(traces_mu_);
+  auto& slot = traces_[span];
+  if (slot && slot->running()) return;  // already capturing: keep what it has
+  if (!slot) active_traces_++;
+  slot = std::make_unique<Trace>(linktype, network, max_bytes);
+}
+
+void Engine::trace_stop(int span) {
+  std::lock_guard<std::mutex> lock(traces_mu_);
+  auto it = traces_.find(span);
+  if (it == traces_.end())
+    throw EngineError("E_TRACE", "span", "no trace was started on span " + std::to_string(span));
+  it->second->stop();
+}
+
+std::string Engine::trace_read(int span) {
+  std::lock_guard<std::mutex> lock(traces_mu_);
+  auto it = traces_.find(span);
+  if (it == traces_.end())
+    throw EngineError("E_TRACE", "span", "no trace was started on span " + std::to_string(span));
+  return it->second->bytes();
+}
+
+void Engine::capture(int span, bool sent, const uint8_t* frame, size_t len, int link) {
+  if (active_traces_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(traces_mu_);
+  auto it = traces_.find(span);
+  if (it != traces_.end()) it->second->add(sent, frame, len, link);
+}
+
+}  // namespace switchboard
