@@ -47,7 +47,12 @@ export async function startHost(sim: TestSim, config: EngineConfig, name = 'host
     join(repoRoot, 'src/native/host.ts'),
     file,
   ]);
-  await p.waitFor((l) => l.ready === true || l.fatal !== undefined, 30_000);
+  // A host that dies before it is ready (a missing symbol, a crash) says why on stderr.
+  const died = p.done.then((r) => {
+    throw new Error(`engine host exited (${r.code}) before it was ready: ${r.stderr}`);
+  });
+  await Promise.race([p.waitFor((l) => l.ready === true || l.fatal !== undefined, 30_000), died]);
+  died.catch(() => undefined);
   const fatal = p.lines.find((l) => l.fatal !== undefined)?.fatal as
     | { code: string; message: string; field?: string }
     | undefined;
