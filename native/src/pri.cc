@@ -9,6 +9,7 @@ extern "C" {
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -188,7 +189,8 @@ class PriTrunk : public Stack {
       close_all();
       throw EngineError("E_ENGINE", field_, "libpri could not create the D-channel controller");
     }
-    pri_set_debug(pri_, 0);
+    debug_ = bool_field(config_, "debug", field_, false);
+    pri_set_debug(pri_, debug_ ? (PRI_DEBUG_Q931_STATE | PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q921_STATE) : 0);
     pri_set_overlapdial(pri_, overlap_in_ || overlap_out_);
     pri_set_service_message_support(pri_, service_messages_ ? 1 : 0);
     if (config_.contains("timers")) {
@@ -330,6 +332,13 @@ class PriTrunk : public Stack {
       pri_event* e = pri_schedule_run(pri_);
       if (e) handle(e);
     }
+    if (sweep_after_down_) {
+      sweep_after_down_ = false;
+      std::vector<q931_call*> left;
+      for (auto& [c, call] : calls_)
+        if (call.state != CallState::kAnswered) left.push_back(c);
+      for (q931_call* c : left) finish(c, 38, "stack", /*destroy=*/true);
+    }
   }
 
   void on_command(const json& cmd) override {
@@ -352,6 +361,9 @@ class PriTrunk : public Stack {
     if (op == "release") {
       if (call.state == CallState::kReleasing) return;
       const int cause = cause_field(cmd);
+      // libpri sends nothing for a hang-up of a SETUP it has not answered yet (the call is not
+      // "alive"): CALL PROCEEDING first, so the DISCONNECT that follows carries our cause.
+      if (call.state == CallState::kOffered) pri_proceeding(pri_, c, chan, 0);
       set_state(call, CallState::kReleasing);
       release_cause_[id] = cause;
       pri_hangup(pri_, c, cause);
@@ -402,6 +414,17 @@ class PriTrunk : public Stack {
       self->protocol_error("D-channel frame of " + std::to_string(n) + " bytes dropped (too short)");
       return 0;
     }
+    // Q.921 §3.3: the address field is two octets, EA=0 then EA=1; SAPI 0 carries Q.931, 16
+    // X.25 and 63 layer-2 management. Anything else is not LAPD from a PRI and is dropped here
+    // (libpri would drop it silently).
+    const auto* f = static_cast<const uint8_t*>(buf);
+    const int sapi = f[0] >> 2;
+    if ((f[0] & 1) != 0 || (f[1] & 1) != 1 || (sapi != 0 && sapi != 16 && sapi != 63)) {
+      self->engine_.capture(self->span_, false, f, n - 2);
+      self->protocol_error("D-channel frame with a bad LAPD address (" + std::to_string(f[0]) +
+                           " " + std::to_string(f[1]) + ") dropped");
+      return 0;
+    }
     self->frames_in_++;
     self->engine_.capture(self->span_, false, static_cast<const uint8_t*>(buf), n - 2);
     return n;
@@ -424,6 +447,10 @@ class PriTrunk : public Stack {
  public:
   // libpri's error text: counted as a protocol error (bad frames, unexpected messages).
   void libpri_error(const std::string& text) { protocol_error("libpri: " + text); }
+  // libpri's decode of every message, when the trunk's `debug` is on.
+  void libpri_message(const std::string& text) {
+    if (debug_) log("debug", "libpri: " + text);
+  }
 
  private:
 
@@ -549,16 +576,15 @@ class PriTrunk : public Stack {
     }
     if (op == "reset") {
       if (!up_) throw EngineError("E_CHANNEL_BUSY", "trunk", "the D-channel of " + name_ + " is down");
-      if (!cmd.contains("channel")) {
-        // RESTART for the whole interface (Q.931 §5.5, restart class "all interfaces").
-        for (int ts : targets) clear_channel(ts, 41, "stack");
-        for (int ts : targets) mark_restarting(ts, true);
-        pri_restart(pri_);
-      } else {
-        clear_channel(targets[0], 41, "stack");
-        mark_restarting(targets[0], true);
-        pri_reset(pri_, targets[0]);
+      // libpri restarts one B-channel at a time (pri_restart is a no-op since its Q.921
+      // rewrite), so a whole-trunk reset RESTARTs each channel in turn, the next one when the
+      // previous RESTART ACKNOWLEDGE arrives, as Asterisk does.
+      for (int ts : targets) clear_channel(ts, 41, "stack");
+      for (int ts : targets) {
+        mark_restarting(ts, true);
+        restart_queue_.push_back(ts);
       }
+      if (!restart_pending_) next_restart();
       return;
     }
     const bool block = op == "block";
@@ -571,6 +597,17 @@ class PriTrunk : public Stack {
       if (service_messages_ && up_)
         pri_maintenance_service(pri_, 0, ts, block ? kServiceOutOfService : kServiceInService);
       channel_event(b, "local");
+    }
+  }
+
+  void next_restart() {
+    while (!restart_queue_.empty()) {
+      const int ts = restart_queue_.front();
+      restart_queue_.pop_front();
+      if (!bchans_[ts].restarting) continue;
+      restart_pending_ = ts;
+      pri_reset(pri_, ts);
+      return;
     }
   }
 
@@ -640,6 +677,12 @@ class PriTrunk : public Stack {
           up_ = true;
         }
         emit({{"event", "link"}, {"span", span_}, {"kind", "dchannel"}, {"state", "up"}});
+        // RESTARTs interrupted by the outage are sent again.
+        if (!restart_pending_) {
+          for (auto& [t, b] : bchans_)
+            if (b.restarting) restart_queue_.push_back(t);
+          next_restart();
+        }
         break;
       case PRI_EVENT_DCHAN_DOWN: {
         {
@@ -648,7 +691,12 @@ class PriTrunk : public Stack {
         }
         emit({{"event", "link"}, {"span", span_}, {"kind", "dchannel"}, {"state", "down"}});
         // libpri itself ends the calls: unanswered ones at once, answered ones when T309 runs
-        // out; each arrives as PRI_EVENT_HANGUP.
+        // out; each arrives as PRI_EVENT_HANGUP. An incoming call still waiting for our first
+        // answer is not always among them (seen on the user side), so once libpri's own
+        // clearing has run, on_timers() ends what is left unanswered.
+        restart_pending_ = 0;
+        restart_queue_.clear();
+        sweep_after_down_ = true;
         break;
       }
       case PRI_EVENT_RING:
@@ -718,14 +766,15 @@ class PriTrunk : public Stack {
         break;
       }
       case PRI_EVENT_HANGUP: {
-        // RELEASE / RELEASE COMPLETE from the far end, or libpri ending a call (link down,
-        // T309). libpri frees its call record once we hang up too, unless we already did.
+        // RELEASE from the far end (also in answer to our DISCONNECT), or libpri ending a call
+        // (link down, T309).
         auto it = calls_.find(e->hangup.call);
         const int cause = e->hangup.cause > 0 ? e->hangup.cause : 16;
         if (it == calls_.end()) break;
         const bool ours = it->second.state == CallState::kReleasing;
         finish(e->hangup.call, cause, ours ? "local" : up_ ? "remote" : "stack");
-        if (!ours) pri_hangup(pri_, e->hangup.call, cause);
+        // Always: this is what makes libpri send RELEASE COMPLETE and free the call.
+        pri_hangup(pri_, e->hangup.call, cause);
         break;
       }
       case PRI_EVENT_HANGUP_ACK: {
@@ -735,8 +784,9 @@ class PriTrunk : public Stack {
       }
       case PRI_EVENT_RESTART: {
         // The far end restarts a B-channel (or all of them, channel -1): calls on it are gone.
+        // channel -1 (or 0): the whole interface.
         const int ch = e->restart.channel;
-        const int ts = ch < 0 ? -1 : channel_of(ch);
+        const int ts = ch <= 0 ? -1 : channel_of(ch);
         for (auto& [t, b] : bchans_)
           if (ts < 0 || t == ts) {
             clear_channel(t, 41, "remote");
@@ -746,13 +796,13 @@ class PriTrunk : public Stack {
       }
       case PRI_EVENT_RESTART_ACK: {
         const int ch = e->restartack.channel;
-        const int ts = ch < 0 ? -1 : channel_of(ch);
+        const int ts = ch <= 0 ? -1 : channel_of(ch);
         for (auto& [t, b] : bchans_)
           if ((ts < 0 || t == ts) && b.restarting) mark_restarting(t, false);
-        // A RESTART of the whole interface is acknowledged once: every channel is back.
-        if (ts < 0 || ts == 0)
-          for (auto& [t, b] : bchans_)
-            if (b.restarting) mark_restarting(t, false);
+        if (restart_pending_ == ts || ts < 0) {
+          restart_pending_ = 0;
+          next_restart();
+        }
         break;
       }
       case PRI_EVENT_SERVICE: {
@@ -855,6 +905,7 @@ class PriTrunk : public Stack {
   bool overlap_in_ = false;
   bool overlap_out_ = false;
   bool service_messages_ = false;
+  bool debug_ = false;
   int law_ = PRI_LAYER_1_ALAW;
   int dfd_ = -1;
   struct pri* pri_ = nullptr;
@@ -867,15 +918,27 @@ class PriTrunk : public Stack {
   std::map<int, BChannel> bchans_;
   std::map<q931_call*, Call> calls_;
   std::map<uint64_t, int> release_cause_;
+  std::deque<int> restart_queue_;  // B-channels waiting for their RESTART
+  int restart_pending_ = 0;        // the B-channel whose RESTART ACKNOWLEDGE we wait for
+  bool sweep_after_down_ = false;
 };
 
 // libpri's messages are its debug output (off: pri_set_debug 0); its errors are worth counting.
-void on_pri_message(struct pri*, char*) {}
+std::string trimmed(char* text) {
+  std::string msg(text);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
+  return msg;
+}
+
+void on_pri_message(struct pri* ctrl, char* text) {
+  auto* self = ctrl ? static_cast<PriTrunk*>(pri_get_userdata(ctrl)) : nullptr;
+  const std::string msg = trimmed(text);
+  if (self && !msg.empty()) self->libpri_message(msg);
+}
 
 void on_pri_error(struct pri* ctrl, char* text) {
   auto* self = ctrl ? static_cast<PriTrunk*>(pri_get_userdata(ctrl)) : nullptr;
-  std::string msg(text);
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
+  const std::string msg = trimmed(text);
   if (self && !msg.empty()) self->libpri_error(msg);
 }
 

@@ -124,6 +124,12 @@ export const PriTrunk = Type.Object(
       }),
     ),
     timers: timersSchema(PRI_TIMERS, 'Q.921/Q.931'),
+    debug: Type.Optional(
+      Type.Boolean({
+        description:
+          "libpri's decode of every Q.921/Q.931 message as debug log lines (default false)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
