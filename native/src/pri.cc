@@ -286,7 +286,8 @@ class PriTrunk : public Stack {
                            {"timeslot", dchannel_},
                            {"state", up_ ? "up" : "down"},
                            {"framesIn", frames_in_},
-                           {"framesOut", frames_out_}}})},
+                           {"framesOut", frames_out_},
+                           {"writeErrors", write_errors_}}})},
             {"channels", channels},
             {"calls", calls}};
   }
@@ -436,7 +437,13 @@ class PriTrunk : public Stack {
     if (buflen > 2) self->engine_.capture(self->span_, true, static_cast<const uint8_t*>(buf), buflen - 2);
     const int n = ::write(self->dfd_, buf, buflen);
     if (n < 0) {
-      if (errno == ELAST) self->handle_dahdi_event();
+      if (errno == ELAST) {
+        self->handle_dahdi_event();
+      } else {
+        // EAGAIN: every transmit buffer of the D-channel is full. libpri's Q.921 recovers the
+        // frame by retransmission (T200), so it is counted, not fatal.
+        self->write_errors_++;
+      }
       return 0;
     }
     self->frames_out_++;
@@ -915,6 +922,7 @@ class PriTrunk : public Stack {
   int alarms_ = 0;
   uint64_t frames_in_ = 0;
   uint64_t frames_out_ = 0;
+  uint64_t write_errors_ = 0;
   std::map<int, BChannel> bchans_;
   std::map<q931_call*, Call> calls_;
   std::map<uint64_t, int> release_cause_;

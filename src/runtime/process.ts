@@ -28,6 +28,8 @@ export interface ProcessOptions {
   input?: string;
   /** Keep standard input open for `send` (startProcess). */
   keepStdin?: boolean;
+  /** startProcess: called with every JSON line as it arrives (benches that cannot rescan `lines`). */
+  onLine?: (line: Record<string, unknown>) => void;
 }
 
 function spawnCollect(cmd: string, args: string[], opts: ProcessOptions) {
@@ -80,6 +82,7 @@ export function startProcess(
       if (!text.startsWith('{')) continue;
       const line = JSON.parse(text) as Record<string, unknown>;
       lines.push(line);
+      opts.onLine?.(line);
       for (const w of [...waiters])
         if (w.pred(line)) {
           waiters.splice(waiters.indexOf(w), 1);
