@@ -481,6 +481,26 @@ describe('MFC-R2 maintenance, alarms, causes and a stalled controller (itu)', ()
     assert.equal(await protocolErrors(b), 0);
   });
 
+  it('a number shorter than maxDnis ends with I-15; the category crosses as sent', async () => {
+    const { call } = await b.command({
+      op: 'place',
+      trunk: 'b',
+      channel: 3,
+      called: '12',
+      calling: '777',
+      category: 'test_equipment',
+    });
+    const offered = await a.waitEvent(isEvent('offered', { channel: 3 }));
+    assert.deepEqual(
+      [offered.called, offered.calling, offered.category],
+      ['12', '777', 'test_equipment'],
+    );
+    await a.command({ op: 'release', call: offered.call as number, cause: 'UNALLOCATED' });
+    const rel = await b.waitEvent(isEvent('released', { call }));
+    assert.deepEqual([rel.cause, rel.r2Cause], [1, 'unallocated_number']);
+    await a.waitEvent(isEvent('released', { call: offered.call }));
+  });
+
   it('reset puts a blocked channel back to idle at both ends', async () => {
     await a.command({ op: 'block', trunk: 'a', channel: 2 });
     await b.waitEvent(isEvent('channel', { channel: 2, state: 'blocked', by: 'remote' }));

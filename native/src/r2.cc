@@ -561,13 +561,12 @@ void R2Stack::apply_timers() {
 }
 
 void R2Stack::open() {
+  const int base = dahdi_basechan(span_, field_ + ".span");  // throws when the span is missing
   const int total = dahdi_span_channels(span_);
-  dahdi_basechan(span_, field_ + ".span");  // throws naming the field when the span is missing
   if (total != 31)
     throw EngineError("E_CONFIG_FIELD", field_ + ".span",
                       "span " + std::to_string(span_) + " has " + std::to_string(total) +
                           " channels; MFC-R2 runs on E1 spans (31 timeslots)");
-  const int base = dahdi_basechan(span_, field_ + ".span");
 
   ctx_ = openr2_context_new(nullptr, event_interface(), nullptr, variant_, max_ani_, max_dnis_);
   if (!ctx_) throw EngineError("E_ENGINE", field_ + ".variant", "openr2 refused the variant");
@@ -659,6 +658,10 @@ void R2Stack::on_poll(const std::vector<pollfd>& fds) {
       log("error", "DAHDI channel " + std::to_string(ch.channo) +
                        " hung up (card removed or simulator gone); no longer polled",
           {{"span", span_}, {"channel", ch.timeslot}});
+      // openr2 forgets the channel's call and timers (a due timer would otherwise keep the
+      // loop spinning on a channel nobody polls).
+      openr2_chan_set_idle(ch.chan);
+      finish_call(ch, 38, "stack", nullptr);
       continue;
     }
     process(ch);
