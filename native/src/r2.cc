@@ -624,7 +624,14 @@ void R2Stack::release_resources() {
 // Lines go up on the trunk thread, so a trunk whose neighbour fails to open never touches its line.
 void R2Stack::bring_up() {
   up_ = true;
+  // DAHDI reports an alarm as an event on its channels when it starts; a span already in alarm
+  // when we open it sends none, so its channels start out in alarm (cleared by NOALARM).
+  const int alarms = dahdi_span_alarm_bits(span_);
   for (auto& ch : channels_) {
+    if (alarms > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ch->alarm = true;
+    }
     set_reading(*ch, false);
     openr2_chan_set_idle(ch->chan);
     openr2_chan_handle_cas(ch->chan);
@@ -744,7 +751,7 @@ R2Call* R2Stack::call_by_id(uint64_t id) {
 }
 
 const char* channel_state(const R2Channel& ch, const R2Call* call) {
-  if (ch.alarm) return "alarm";
+  if (ch.alarm || ch.dead) return "alarm";
   if (call) {
     switch (call->state) {
       case CallState::kAlerting:
@@ -1130,58 +1137,53 @@ void R2Stack::place(const json& cmd) {
     return !ch.call && !ch.seized && !ch.local_blocked && !ch.remote_blocked && !ch.alarm &&
            !ch.dead && ch.call_state == "Idle";
   };
-  R2Channel* ch = nullptr;
+  // The channels to try, in order: the one asked for, or every channel in hunting order. The
+  // two ends of a trunk hunt from opposite ends so they seldom seize the same channel at once.
+  std::vector<R2Channel*> order;
   if (chosen) {
-    ch = channel_at(cmd["channel"].get<int>());
-    if (ch && !usable(*ch)) ch = nullptr;
+    if (R2Channel* c = channel_at(cmd["channel"].get<int>())) order.push_back(c);
   } else {
-    // The two ends of a trunk hunt from opposite ends (hunting) so they seldom seize the same
-    // channel at once (glare: openr2 takes the far end's seizure for a forced release).
     const size_t n = channels_.size();
-    for (size_t i = 0; i < n && !ch; ++i) {
-      R2Channel& c = *channels_[hunt_descending_ ? n - 1 - i : i];
-      if (usable(c)) ch = &c;
+    for (size_t i = 0; i < n; ++i) order.push_back(channels_[hunt_descending_ ? n - 1 - i : i].get());
+  }
+  for (R2Channel* ch : order) {
+    if (!usable(*ch)) continue;
+    call.timeslot = ch->timeslot;
+    call.channo = ch->channo;
+    call.ch = ch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.emplace(id, call);
+      ch->call = id;
     }
-  }
-  auto refuse = [&](int cause, const std::string& why) {
-    engine_.unbind_call(id);
-    log("info", why, {{"call", id}});
-    json ev = {{"event", "released"}, {"call", id}, {"span", span_},
-               {"cause", cause},      {"causeName", cause_name(cause)}, {"by", "stack"}};
-    if (chosen) ev["channel"] = cmd["channel"];
-    emit(std::move(ev));
-  };
-  if (!ch) {
-    refuse(chosen ? 44 : 34, chosen ? "timeslot " + std::to_string(cmd["channel"].get<int>()) +
-                                          " is busy, blocked or in alarm"
-                                    : "no free channel on trunk " + name_);
-    return;
-  }
-  call.timeslot = ch->timeslot;
-  call.channo = ch->channo;
-  call.ch = ch;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    calls_.emplace(id, call);
-    ch->call = id;
-  }
-  set_reading(*ch, true);
-  const int r = openr2_chan_make_call(ch->chan, restricted ? nullptr : call.calling.c_str(),
-                                      call.called.c_str(), category);
-  refresh(*ch);
-  if (r != 0) {
-    set_reading(*ch, false);
-    // openr2 found the line not idle (a seizure or block arrived since we last looked).
+    set_reading(*ch, true);
+    const int r = openr2_chan_make_call(ch->chan, restricted ? nullptr : call.calling.c_str(),
+                                        call.called.c_str(), category);
+    refresh(*ch);
+    if (r == 0) {
+      emit(call_by_id(id)->event("dialing"));
+      return;
+    }
+    // openr2 found the line not idle: the far end seized it since we last looked (glare, and
+    // openr2 has taken that call, which needs the audio) or blocked it. Try the next one.
     {
       std::lock_guard<std::mutex> lock(mu_);
       calls_.erase(id);
       ch->call = 0;
     }
-    refuse(chosen ? 44 : 34,
-           "timeslot " + std::to_string(ch->timeslot) + " was not idle when the call was placed");
-    return;
+    if (!ch->seized) set_reading(*ch, false);
   }
-  emit(call_by_id(id)->event("dialing"));
+  const int cause = chosen ? 44 : 34;
+  engine_.unbind_call(id);
+  log("info",
+      chosen ? "timeslot " + std::to_string(cmd["channel"].get<int>()) +
+                   " is busy, blocked or in alarm"
+             : "no free channel on trunk " + name_,
+      {{"call", id}});
+  json ev = {{"event", "released"}, {"call", id},       {"span", span_},
+             {"cause", cause},      {"causeName", cause_name(cause)}, {"by", "stack"}};
+  if (chosen) ev["channel"] = cmd["channel"];
+  emit(std::move(ev));
 }
 
 void R2Stack::accept(R2Call& call) {
