@@ -9,6 +9,8 @@
 // openr2 1.3.3 (Debian) runs its timers inside openr2_chan_process_event, so a channel whose
 // timer is due is processed as well. Nothing here waits on JavaScript: a controller that is slow
 // to answer an offered call leaves the far end waiting in the compelled cycle, where R2 allows it.
+// openr2's known gap (it cannot send ANI as the calling side of the China variant) is described
+// with R2_CHINA_ANI_GAP in src/trunks/r2.ts and in the README's Known gaps.
 
 #include <fcntl.h>
 #include <openr2.h>
@@ -1219,7 +1221,8 @@ void R2Stack::answer(R2Call& call) {
 }
 
 void R2Stack::release(R2Call& call, int cause) {
-  if (call.local_release) return;
+  // Already clearing (ours or the far end's, which openr2 is confirming): nothing more to do.
+  if (call.local_release || call.state == CallState::kReleasing) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     call.local_release = true;

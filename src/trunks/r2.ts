@@ -182,7 +182,11 @@ export const R2Trunk = Type.Object(
       ),
     ),
     variant: Type.Union(
-      R2_VARIANT_CODES.map((v) => Type.Literal(v, { description: R2_VARIANTS[v] })),
+      R2_VARIANT_CODES.map((v) =>
+        Type.Literal(v, {
+          description: v === 'cn' ? `${R2_VARIANTS[v]}; ${R2_CHINA_ANI_GAP}` : R2_VARIANTS[v],
+        }),
+      ),
       { description: 'the national MFC-R2 variant the far end speaks' },
     ),
     maxAni: Type.Optional(
@@ -225,7 +229,7 @@ export const R2Trunk = Type.Object(
     doubleAnswer: Type.Optional(
       Type.Boolean({
         description:
-          'called side: answer, clear back, answer again (r2_double_answer) so equipment that blocks collect calls that way sees it (default false)',
+          'called side: answer, clear back and answer again (each timers.r2_double_answer long), which some exchanges take as refusing a collect call (default false)',
       }),
     ),
     immediateAccept: Type.Optional(
