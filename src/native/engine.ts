@@ -97,6 +97,13 @@ export type EngineEvent =
       causeName: string;
       /** Who cleared: the far end, us (a release command), or the stack (timer, link loss). */
       by: 'remote' | 'local' | 'stack';
+      /** MFC-R2: the R2 signal behind `cause` (busy_number, forced_release ...), when one was sent or received. */
+      r2Cause?: string;
+    })
+  | (CallEventBase & {
+      /** A metering (billing) pulse from the far end (MFC-R2); `pulses` counts them for the call so far. */
+      event: 'metering';
+      pulses: number;
     })
   | {
       event: 'link';
@@ -158,6 +165,8 @@ export interface SnapshotCall {
   called: string;
   calling: string;
   category?: string;
+  /** MFC-R2: metering pulses received so far. */
+  meteringPulses?: number;
 }
 
 export interface SnapshotTrunk {
