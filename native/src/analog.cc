@@ -52,7 +52,7 @@ namespace switchboard {
 namespace {
 
 constexpr int kBlock = 160;    // 20 ms at 8 kHz
-constexpr int kNumBufs = 8;    // 160 ms each way: the thread may be late without a gap in a tone
+constexpr int kNumBufs = 16;   // 320 ms each way: a late thread leaves no gap in a tone or a digit
 constexpr int kMaxPorts = 255; // DAHDI channel positions on one span
 
 // ---- timers --------------------------------------------------------------------------------
@@ -121,6 +121,19 @@ enum class Phase {
   kTalking,     // answered (or dialled, on a line without answer supervision)
   kLockout,     // station: no call but the phone is off hook (busy tone until it hangs up)
 };
+// The phases a port may go to from each phase (bit per Phase); anything else is a bug, logged
+// and refused. A call ends through idle, so lockout is entered from idle.
+constexpr unsigned bit(Phase p) { return 1u << static_cast<unsigned>(p); }
+constexpr unsigned kNext[] = {
+    /* idle */ bit(Phase::kIdle) | bit(Phase::kRinging) | bit(Phase::kCollecting) |
+        bit(Phase::kDialing) | bit(Phase::kLockout),
+    /* ringing */ bit(Phase::kIdle) | bit(Phase::kTalking),
+    /* collecting */ bit(Phase::kIdle) | bit(Phase::kTalking),
+    /* dialing */ bit(Phase::kIdle) | bit(Phase::kTalking),
+    /* talking */ bit(Phase::kIdle),
+    /* lockout */ bit(Phase::kIdle),
+};
+
 const char* phase_name(Phase p) {
   switch (p) {
     case Phase::kIdle: return "idle";
@@ -284,6 +297,8 @@ class AnalogStack final : public Stack {
   int span_alarms_ = 0;
 
   Port* port_at(int pos);
+  bool enter(Port& p, Phase to);
+  void unexpected(Port& p, int e);
   void ioctl_or_log(Port& p, unsigned long req, int value, const char* what);
   void set_timer(Port& p, TimerId t) {
     p.timer = t;
@@ -522,6 +537,26 @@ void AnalogStack::on_close() {
   }
 }
 
+bool AnalogStack::enter(Port& p, Phase to) {
+  if (kNext[static_cast<int>(p.phase)] & bit(to)) {
+    p.phase = to;
+    return true;
+  }
+  log("error",
+      "port " + std::to_string(p.pos) + ": " + phase_name(p.phase) + " -> " + phase_name(to) +
+          " is not a transition of the port machine; refused",
+      {{"span", span_}, {"channel", p.pos}, {"kind", "state"}});
+  return false;
+}
+
+// A hook event the port's phase has no use for: it changes nothing, and the log says so.
+void AnalogStack::unexpected(Port& p, int e) {
+  log("debug",
+      "port " + std::to_string(p.pos) + ": " + dahdi_event_name(e) + " ignored in phase " +
+          phase_name(p.phase),
+      {{"span", span_}, {"channel", p.pos}, {"kind", "event"}});
+}
+
 Port* AnalogStack::port_at(int pos) {
   for (auto& p : ports_)
     if (p->pos == pos) return p.get();
@@ -643,10 +678,11 @@ void AnalogStack::read_audio(Port& p) {
         drain_events(p);
         continue;
       }
-      if (errno != EAGAIN && errno != EINTR) {
+      const int err = errno;
+      if (err != EAGAIN && err != EINTR) {
         log("warn", "port " + std::to_string(p.pos) + ": " + sys("read"),
             {{"span", span_}, {"channel", p.pos}});
-        if (errno == ENODEV) p.failed = true;
+        if (err == ENODEV) p.failed = true;
       }
       return;
     }
@@ -705,11 +741,12 @@ void AnalogStack::write_audio(Port& p) {
         drain_events(p);
         continue;
       }
-      if (errno != EAGAIN && errno != EINTR) {
+      const int err = errno;
+      if (err != EAGAIN && err != EINTR) {
         log("warn", "port " + std::to_string(p.pos) + ": " + sys("write"),
             {{"span", span_}, {"channel", p.pos}});
         p.out_pending = false;
-        if (errno == ENODEV) p.failed = true;
+        if (err == ENODEV) p.failed = true;
       }
       return;
     }
@@ -824,7 +861,9 @@ void AnalogStack::station_event(Port& p, int e) {
       p.offhook = true;
       if (p.phase == Phase::kRinging && p.call) {
         answered(p);
-      } else if (p.phase == Phase::kIdle) {
+      } else if (p.phase != Phase::kIdle) {
+        unexpected(p, e);
+      } else {
         if (p.blocked || p.alarm) {
           lockout(p);
           log("info", "port " + std::to_string(p.pos) + " is " + (p.blocked ? "blocked" : "in alarm") +
@@ -837,8 +876,12 @@ void AnalogStack::station_event(Port& p, int e) {
       break;
     case DAHDI_EVENT_ONHOOK:  // the phone hung up
       p.offhook = false;
-      if (p.call && p.phase != Phase::kRinging) released(p, 16, "remote");
-      if (p.phase != Phase::kRinging) go_idle(p);
+      if (p.phase == Phase::kRinging) {
+        unexpected(p, e);  // a ringing phone was on hook already
+        break;
+      }
+      if (p.call) released(p, 16, "remote");
+      go_idle(p);
       break;
     case DAHDI_EVENT_RINGEROFF:
       if (p.phase == Phase::kRinging && p.call) {
@@ -858,9 +901,12 @@ void AnalogStack::station_event(Port& p, int e) {
 void AnalogStack::line_event(Port& p, int e) {
   switch (e) {
     case DAHDI_EVENT_RINGOFFHOOK:  // a ring burst began (on hook)
-      if (p.offhook) break;
+      if (p.offhook) {
+        unexpected(p, e);
+        break;
+      }
       if (p.phase == Phase::kIdle) {
-        p.phase = Phase::kRinging;
+        enter(p, Phase::kRinging);
         p.rings = 1;
         p.ignoring = p.blocked || p.alarm;
         p.cid_heard = false;
@@ -888,10 +934,12 @@ void AnalogStack::line_event(Port& p, int e) {
       break;
     case DAHDI_EVENT_ONHOOK:
       // Kewlstart: the exchange dropped the loop, the far end cleared.
-      if (p.offhook) {
-        if (p.call) released(p, 16, "remote");
-        line_on_hook(p);
+      if (!p.offhook) {
+        unexpected(p, e);
+        break;
       }
+      if (p.call) released(p, 16, "remote");
+      line_on_hook(p);
       break;
     case DAHDI_EVENT_POLARITY:
       if (!polarity_ || !p.call) {
@@ -902,6 +950,8 @@ void AnalogStack::line_event(Port& p, int e) {
       } else if (p.phase == Phase::kTalking) {
         released(p, 16, "remote");
         line_on_hook(p);
+      } else {
+        unexpected(p, e);
       }
       break;
     default:
@@ -979,7 +1029,7 @@ void AnalogStack::offer(Port& p) {
   json ev;
   if (station_) {
     // The phone dials next: called grows digit by digit.
-    p.phase = Phase::kCollecting;
+    if (!enter(p, Phase::kCollecting)) return;
     p.calling_name.clear();
     p.calling_private = false;
     p.call = c;
@@ -1024,7 +1074,7 @@ void AnalogStack::answered(Port& p) {
       throw EngineError("E_DAHDI_IOCTL", "", sys("DAHDI_HOOK"));
     p.offhook = true;
   }
-  p.phase = Phase::kTalking;
+  if (!enter(p, Phase::kTalking)) return;
   p.call->state = CallState::kAnswered;
   start_reading(p);  // DTMF from the far end for the rest of the call
   emit(p.call->event("answered"));
@@ -1062,7 +1112,7 @@ void AnalogStack::go_idle(Port& p) {
     ioctl_or_log(p, DAHDI_SETPOLARITY, 0, "DAHDI_SETPOLARITY");
     p.reversed = false;
   }
-  p.phase = Phase::kIdle;
+  enter(p, Phase::kIdle);
   p.rings = 0;
   p.ignoring = false;
 }
@@ -1072,7 +1122,7 @@ void AnalogStack::go_idle(Port& p) {
 void AnalogStack::lockout(Port& p) {
   go_idle(p);
   ioctl_or_log(p, DAHDI_HOOK, DAHDI_ONHOOK, "DAHDI_HOOK");
-  p.phase = Phase::kLockout;
+  enter(p, Phase::kLockout);
   play(p, ToneKind::kBusy);
 }
 
@@ -1159,6 +1209,10 @@ json AnalogStack::on_check(json& cmd) {
             (caller_id_ == CallerId::kDtmf || !std::isprint(static_cast<unsigned char>(c))))
           throw EngineError("E_COMMAND_FIELD", "calling",
                             "caller ID carries digits only, not '" + std::string(1, c) + "'");
+      const std::string presentation = command_string(cmd, "callingPresentation", false);
+      if (!presentation.empty() && presentation != "allowed" && presentation != "restricted")
+        throw EngineError("E_COMMAND_FIELD", "callingPresentation",
+                          "must be allowed or restricted, not \"" + presentation + "\"");
       const std::string name = command_string(cmd, "callingName", false);
       for (char c : name)
         if (!std::isprint(static_cast<unsigned char>(c)))
@@ -1241,7 +1295,7 @@ void AnalogStack::place(const json& cmd) {
     }
     c.state = CallState::kAlerting;
     p->call = c;
-    p->phase = Phase::kRinging;
+    enter(*p, Phase::kRinging);
     p->rings = 0;
     emit(c.event("alerting"));
   } else {
@@ -1255,7 +1309,7 @@ void AnalogStack::place(const json& cmd) {
     p->offhook = true;
     c.state = CallState::kDialing;
     p->call = c;
-    p->phase = Phase::kDialing;
+    enter(*p, Phase::kDialing);
     set_timer(*p, kDialDelay);
     emit(c.event("dialing"));
   }
