@@ -347,6 +347,11 @@ describe('analog calls between FXS ports and simulated phones', () => {
     assert.equal((await exchange.snapshot()).trunks[0]?.calls[0]?.called, '5551000');
     await exchange.command({ op: 'answer', call: id });
     await waitCall(exchange, 'answered', id);
+    // DTMF the other way: the FXS port sends, the phone hears.
+    await exchange.command({ op: 'digits', call: id, digits: '*9' });
+    await p.next('digits', pc);
+    await p.next('digits', pc);
+    assert.equal(digitsOf(phones, pc), '*9');
     await p.hangUp(pc);
     assert.equal((await waitCall(exchange, 'released', id)).by, 'remote');
     assert.equal((await p.next('released', pc)).by, 'local');
@@ -358,7 +363,7 @@ describe('analog calls between FXS ports and simulated phones', () => {
     ]);
     assert.deepEqual(
       p.events(pc).map((e) => e.event),
-      ['dialing', 'answered', 'released'],
+      ['dialing', 'answered', 'digits', 'digits', 'released'],
     );
   });
 
