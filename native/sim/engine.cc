@@ -402,6 +402,9 @@ void Engine::close(OpenFile& f) {
       // DAHDI's close: conference membership, echo canceller and linear mode end with the file.
       c.confno = 0;
       c.confmode = 0;
+      // The next open starts from the zone's ring cadence, as initialize_channel() does.
+      c.cadence.fill(0);
+      c.firstCadencePos = 0;
       hangupChan(c);
       if (c.port == PortType::FXO) c.offhook = false;
       Slot& s = slotOf(c.slot);
@@ -647,20 +650,33 @@ void Engine::spanAlarms(Span& s) {
   s.alarms = a;
 }
 
+static_assert(std::tuple_size<decltype(Chan::cadence)>::value == DAHDI_MAX_CADENCE, "one cadence entry per DAHDI position");
+
 void Engine::analogTick(Chan& c) {
   if (c.port != PortType::FXS) return;
   Chan* peer = chanByNo(c.peerChan);
   if (c.ringing) {
-    // US cadence: 2 s on, 4 s off.
-    uint32_t ph = c.ringPhaseMs++ % 6000;
-    bool on = ph < 2000;
-    if (on != c.ringOn) {
-      c.ringOn = on;
-      qevent(c, on ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
-      if (on && peer && peer->port == PortType::FXO && !peer->offhook) {
-        qevent(*peer, DAHDI_EVENT_RINGBEGIN);
-        qevent(*peer, DAHDI_EVENT_RINGOFFHOOK);
+    // The cadence DAHDI_SETCADENCE set, else the US one (2 s on, 4 s off): even positions ring.
+    auto at = [&c](int pos) {
+      if (c.cadence[0] == 0) return pos == 0 ? 2000 : pos == 1 ? 4000 : 0;
+      return pos < DAHDI_MAX_CADENCE ? c.cadence[static_cast<size_t>(pos)] : 0;
+    };
+    if (c.ringPhaseMs == 0) {
+      bool on = c.cadencePos % 2 == 0;
+      if (on != c.ringOn) {
+        c.ringOn = on;
+        qevent(c, on ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
+        if (on && peer && peer->port == PortType::FXO && !peer->offhook) {
+          qevent(*peer, DAHDI_EVENT_RINGBEGIN);
+          qevent(*peer, DAHDI_EVENT_RINGOFFHOOK);
+        }
       }
+    }
+    if (++c.ringPhaseMs >= static_cast<uint32_t>(at(c.cadencePos))) {
+      // As the kernel does: past the last entry (or a zero one) the cadence starts again where
+      // the negative entry was, or at the beginning.
+      c.ringPhaseMs = 0;
+      c.cadencePos = at(c.cadencePos + 1) > 0 ? c.cadencePos + 1 : c.firstCadencePos;
     }
   }
 }
@@ -1303,6 +1319,7 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
             if (peer && peer->offhook) return fail(EBUSY);
             c.ringing = true;
             c.ringPhaseMs = 0;
+            c.cadencePos = 0;
             c.ringOn = false;
             return ok();
           case DAHDI_RINGOFF:
@@ -1387,8 +1404,26 @@ IoResult Engine::chanIoctl(OpenFile& f, Chan& c, uint32_t cmd, std::vector<uint8
     case DAHDI_AUDIOMODE:
     case DAHDI_BUFFER_EVENTS:
     case DAHDI_SETSIGFREEZE:
-    case DAHDI_SETCADENCE:
       return ok();  // accepted; the simulated card has no analogue echo or audio path to change
+    case DAHDI_SETCADENCE: {
+      // As dahdi-base: the ring cadence in ms (on, off, on ...), a negative entry marking where it
+      // loops back to; no argument restores the default.
+      dahdi_ring_cadence cad{};
+      c.cadence.fill(0);
+      c.firstCadencePos = 0;
+      if (getArg(d, cad)) {
+        for (size_t i = 0; i < c.cadence.size(); i++) c.cadence[i] = cad.ringcadence[i];
+        for (size_t i = 0; i < c.cadence.size(); i++) {
+          if (c.cadence[i] < 0) {
+            c.cadence[i] = -c.cadence[i];
+            c.firstCadencePos = static_cast<int>(i);
+            break;
+          }
+        }
+        if (c.cadence[0] <= 0) c.cadence.fill(0);
+      }
+      return ok();
+    }
     case DAHDI_GETSIGFREEZE:
       j = 0;
       putArg(d, j);

@@ -100,7 +100,10 @@ struct alignas(64) Chan {
   bool offhook = false;          // FXO module: our app's hook; FXS module: the far device's hook
   bool ringing = false;          // FXS module ringing the line
   bool ringOn = false;
-  uint32_t ringPhaseMs = 0;
+  uint32_t ringPhaseMs = 0;      // ms into the current cadence position
+  int cadencePos = 0;            // even positions ring, odd ones are silent
+  int firstCadencePos = 0;       // where the cadence loops back to (DAHDI's negative entry)
+  std::array<int, 16> cadence{};  // DAHDI_SETCADENCE (DAHDI_MAX_CADENCE entries), ms; all 0: the default 2 s on, 4 s off
   std::array<int16_t, 8> confOut{};  // conference mix this real channel sends on the next tick
   int defaultLaw() const;        // the configured law, else A-law on E1 and mu-law elsewhere
   uint8_t idle() const;

@@ -10,9 +10,16 @@ import { priTrunk } from './pri.ts';
 import { r2Trunk } from './r2.ts';
 import { ss7Trunk } from './ss7.ts';
 
-/** What the board has, when known: span number -> type and channel count. */
+/**
+ * What the board has, when known: span number -> type and channel count, and for an analog card
+ * the kind of each port when the board knows it (fxs: feeds a phone; fxo: is a phone on a line).
+ */
 export interface BoardSpans {
-  get(span: number): { type: 'E1' | 'T1' | 'analog'; channels: number } | undefined;
+  get(
+    span: number,
+  ):
+    | { type: 'E1' | 'T1' | 'analog'; channels: number; ports?: readonly ('fxs' | 'fxo')[] }
+    | undefined;
 }
 
 /** One signalling kind: its schema and the rules its schema cannot say. */
