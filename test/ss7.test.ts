@@ -481,6 +481,160 @@ describe('SS7 ANSI variant: 24-bit point codes written a-b-c', () => {
   });
 });
 
+// ---- ISUP bytes (Q.763) for the scripted peer --------------------------------------------------
+
+const cicOf = (cic: number) => [cic & 0xff, (cic >> 8) & 0x0f];
+
+/** IAM: NCI, FCI, calling party's category (ordinary), TMR (speech), called number with ST. */
+function iam(cic: number, called: string, opts: { nci?: number; optional?: number[] } = {}) {
+  const digits = [...called].map(Number).concat([0xf]);
+  const address: number[] = [];
+  for (let i = 0; i < digits.length; i += 2)
+    address.push((digits[i] as number) | ((digits[i + 1] ?? 0) << 4));
+  const number = [digits.length % 2 ? 0x83 : 0x03, 0x10, ...address];
+  const optional = opts.optional ?? [];
+  return [
+    ...cicOf(cic),
+    0x01,
+    opts.nci ?? 0,
+    0x60,
+    0x01,
+    0x0a,
+    0x00,
+    2,
+    optional.length ? 2 + number.length : 0,
+    number.length,
+    ...number,
+    ...(optional.length ? [...optional, 0] : []),
+  ];
+}
+
+const hex = (bytes: number[]) => Buffer.from(bytes).toString('hex');
+
+describe('SS7 against a scripted signalling point (not libss7)', () => {
+  let sim: TestSim;
+  let a: Host;
+  let peer: ReturnType<TestSim['start']>;
+  const send = (bytes: number[]) => peer.send(`${JSON.stringify({ isup: hex(bytes) })}\n`);
+  /** The next ISUP message of `type` on `cic` from the engine, after those already seen. */
+  const received = async (type: number, cic: number) => {
+    const seen = new Set(peer.lines);
+    const match = (l: Line) => !seen.has(l) && l.isup === type && l.cic === cic;
+    await peer.waitFor(match, 10_000);
+    return peer.lines.find(match) as Line;
+  };
+  const errors = async () => (await a.snapshot()).trunks[0]?.protocolErrors ?? 0;
+
+  before(async () => {
+    sim = await withConfiguredSim(E1_PAIR, SYSTEM_CONF);
+    peer = sim.start('python3', [
+      join(import.meta.dirname, 'fixtures/mtp2-peer.py'),
+      '47',
+      '2',
+      '1',
+      '0',
+    ]);
+    await peer.waitFor((l) => l.ready === true);
+    a = await startHost(sim, { trunks: [trunk(1, 1, 2, { resetOnStart: false })] }, 'pc1');
+    await peer.waitFor((l) => l.mtp3 === 'up', 20_000);
+    await a.waitEvent(isLinkUp, 20_000);
+    assert.ok(await eventually(() => allIdle(a)));
+  });
+  after(async () => {
+    if (process.env.SS7_DUMP) {
+      writeFileSync(
+        `${process.env.SS7_DUMP}/peer-a.jsonl`,
+        a.lines.map((l) => JSON.stringify(l)).join('\n'),
+      );
+      writeFileSync(
+        `${process.env.SS7_DUMP}/peer.jsonl`,
+        peer.lines.map((l) => JSON.stringify(l)).join('\n'),
+      );
+    }
+    await a?.stop();
+    if (peer?.pid) process.kill(peer.pid, 'SIGTERM');
+    await peer?.done;
+    await sim?.stop();
+  });
+
+  it('malformed ISUP messages are counted and discarded; the link and the next call are unharmed', async () => {
+    const before = await errors();
+    const longNumber = [0x03, 0x10, ...Array(56).fill(0x11)];
+    const malformed = [
+      // A called party number longer than libss7's 64-character buffer.
+      [...cicOf(1), 0x01, 0, 0x60, 0x01, 0x0a, 0x00, 2, 0, longNumber.length, ...longNumber],
+      // GRS with a range of 200 circuits (at most 31).
+      [...cicOf(1), 0x17, 1, 1, 200],
+      // A generic name of length 0 (libss7 would copy "-1" octets).
+      iam(1, '555', { optional: [0xc7, 0x00] }),
+      // Only a CIC.
+      cicOf(1),
+      // CGB whose status bits are missing.
+      [...cicOf(1), 0x18, 0x00, 1, 1, 7],
+    ];
+    for (const m of malformed) send(m);
+    assert.ok(await eventually(async () => (await errors()) === before + malformed.length));
+    const logged = a.events((e) => e.kind === 'protocol_error');
+    assert.match(String(logged.at(-1)?.message), /ISUP message discarded/);
+    assert.equal(a.events((e) => e.event === 'offered').length, 0);
+    // The MSUs were acknowledged (MTP2 sequence intact): a proper IAM is offered.
+    send(iam(2, '1234'));
+    const offered = await a.waitEvent((e) => e.event === 'offered');
+    assert.equal(offered.cic, 2);
+    assert.equal(offered.called, '1234');
+    assert.equal(offered.complete, true);
+    await a.command({ op: 'answer', call: offered.call as number });
+    await received(0x07, 2); // CON: answered without ACM
+    await a.command({ op: 'release', call: offered.call as number, cause: 'USER_BUSY' });
+    const rel = await received(0x0c, 2);
+    assert.match(String(rel.hex), /91$/, 'REL carries cause 17');
+    send([...cicOf(2), 0x10, 0x00]); // RLC
+    const done = await a.waitEvent((e) => e.event === 'released' && e.call === offered.call);
+    assert.equal(done.cause, 17);
+    assert.equal(done.by, 'local');
+    assert.equal((await a.snapshot()).trunks[0]?.linkset, 'up');
+  });
+
+  it('an IAM on a circuit we blocked is refused with REL and the blocking repeated', async () => {
+    await a.command({ op: 'block', trunk: 'pc1', cic: 5 });
+    await received(0x13, 5); // BLO
+    send([...cicOf(5), 0x15]); // BLA
+    send(iam(5, '77'));
+    const rel = await received(0x0c, 5);
+    assert.match(String(rel.hex), /a9$/, 'REL carries cause 41');
+    await received(0x13, 5); // BLO again
+    send([...cicOf(5), 0x10, 0x00]); // RLC
+    send([...cicOf(5), 0x15]); // BLA
+    assert.equal(a.events((e) => e.event === 'offered' && e.cic === 5).length, 0);
+    await a.command({ op: 'unblock', trunk: 'pc1', cic: 5 });
+    await received(0x14, 5); // UBL
+    send([...cicOf(5), 0x16]); // UBA
+    assert.ok(await eventually(() => allIdle(a)));
+  });
+
+  it('an IAM asking for a continuity check is offered once COT reports success', async () => {
+    const seized = next(a, (e) => e.event === 'channel' && e.cic === 7 && e.state === 'seized');
+    send(iam(7, '900', { nci: 0x04 }));
+    await seized;
+    assert.equal(a.events((e) => e.event === 'offered' && e.cic === 7).length, 0);
+    const snap = (await channels(a)).find((c) => c.cic === 7);
+    assert.equal(snap?.state, 'seized', 'held for the continuity check');
+    send([...cicOf(7), 0x05, 0x01]); // COT: continuity check successful
+    const offered = await a.waitEvent((e) => e.event === 'offered' && e.cic === 7);
+    await a.command({ op: 'alert', call: offered.call as number });
+    await received(0x06, 7); // ACM
+    await a.command({ op: 'progress', call: offered.call as number });
+    await received(0x2c, 7); // CPG
+    await a.command({ op: 'answer', call: offered.call as number });
+    await received(0x09, 7); // ANM
+    send([...cicOf(7), 0x0c, 2, 0, 2, 0x80, 0x90]); // REL, cause 16
+    const done = await a.waitEvent((e) => e.event === 'released' && e.call === offered.call);
+    assert.equal(done.by, 'remote');
+    assert.equal(done.cause, 16);
+    await received(0x10, 7); // RLC
+  });
+});
+
 describe('SS7 configuration refused, naming the field', () => {
   const base = () => trunk(1, 1, 2) as Record<string, unknown>;
   const refused = (t: Record<string, unknown>, extra: Record<string, unknown>[] = []) => {
