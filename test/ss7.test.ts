@@ -347,7 +347,7 @@ describe('SS7 ISUP between two point codes over an E1 cable', () => {
   });
 
   it('dual seizure: both ends take the same CIC at once, exactly one call survives', async () => {
-    // CIC 3 is odd: the exchange with the lower point code (pc1) controls it (Q.764 §2.9.1.4).
+    // CIC 3 is odd: the exchange with the lower point code (pc1) controls it (Q.764 dual seizure).
     const results = await Promise.allSettled([
       a.command({ op: 'place', trunk: 'pc1', called: '301', cic: 3 }),
       b.command({ op: 'place', trunk: 'pc2', called: '302', cic: 3 }),
@@ -621,12 +621,17 @@ describe('SS7 against a scripted signalling point (not libss7)', () => {
     assert.equal(snap?.state, 'seized', 'held for the continuity check');
     send([...cicOf(7), 0x05, 0x01]); // COT: continuity check successful
     const offered = await a.waitEvent((e) => e.event === 'offered' && e.cic === 7);
-    await a.command({ op: 'alert', call: offered.call as number });
-    await received(0x06, 7); // ACM
-    await a.command({ op: 'progress', call: offered.call as number });
-    await received(0x2c, 7); // CPG
-    await a.command({ op: 'answer', call: offered.call as number });
+    const call = offered.call as number;
+    await a.command({ op: 'progress', call });
+    await received(0x06, 7); // ACM first: CPG may only follow it
+    const inband = await received(0x2c, 7);
+    assert.equal(String(inband.hex).slice(6, 8), '03', 'CPG event: in-band information');
+    await a.command({ op: 'alert', call });
+    const alerting = await received(0x2c, 7);
+    assert.equal(String(alerting.hex).slice(6, 8), '01', 'CPG event: alerting');
+    await a.command({ op: 'answer', call });
     await received(0x09, 7); // ANM
+    await expectCode(a.command({ op: 'answer', call }), 'E_CALL_STATE', 'call');
     send([...cicOf(7), 0x0c, 2, 0, 2, 0x80, 0x90]); // REL, cause 16
     const done = await a.waitEvent((e) => e.event === 'released' && e.call === offered.call);
     assert.equal(done.by, 'remote');

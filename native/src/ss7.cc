@@ -145,6 +145,46 @@ const char* isup_name(int type) {
   }
 }
 
+// ---- call states --------------------------------------------------------------------------------
+
+// Which call states each command and each backward ISUP message acts in (Q.764 call set-up and release),
+// and the state it leads to. A command outside its states is refused (E_CALL_STATE); a message
+// outside its states is logged and ignored.
+constexpr unsigned in(CallState s) { return 1u << static_cast<unsigned>(s); }
+constexpr unsigned kBeforeAnswer = in(CallState::kOffered) | in(CallState::kProceeding);
+constexpr unsigned kWaiting = in(CallState::kDialing) | in(CallState::kProceeding);
+
+struct Transition {
+  const char* on;  // a command, or an ISUP message ("CPG/alerting": CPG with event alerting)
+  bool incoming;   // applies to incoming calls (else outgoing ones)
+  unsigned from;
+  CallState to;
+  const char* event;  // emitted when a message causes it
+};
+
+constexpr Transition kTransitions[] = {
+    {"accept", true, in(CallState::kOffered), CallState::kProceeding, nullptr},
+    {"alert", true, kBeforeAnswer, CallState::kAlerting, nullptr},
+    {"progress", true, kBeforeAnswer, CallState::kProceeding, nullptr},
+    {"progress", true, in(CallState::kAlerting), CallState::kAlerting, nullptr},
+    {"answer", true, kBeforeAnswer | in(CallState::kAlerting), CallState::kAnswered, nullptr},
+    {"release", true, ~in(CallState::kReleasing), CallState::kReleasing, nullptr},
+    {"release", false, ~in(CallState::kReleasing), CallState::kReleasing, nullptr},
+    {"ACM", false, kWaiting, CallState::kAlerting, "alerting"},
+    {"CPG/alerting", false, kWaiting, CallState::kAlerting, "alerting"},
+    {"CPG", false, in(CallState::kDialing), CallState::kDialing, "progress"},
+    {"CPG", false, in(CallState::kProceeding), CallState::kProceeding, "progress"},
+    {"CPG", false, in(CallState::kAlerting), CallState::kAlerting, "progress"},
+    {"ANM", false, kWaiting | in(CallState::kAlerting), CallState::kAnswered, "answered"},
+    {"CON", false, kWaiting, CallState::kAnswered, "answered"},
+};
+
+const Transition* transition(const std::string& on, bool incoming, CallState state) {
+  for (const Transition& t : kTransitions)
+    if (on == t.on && t.incoming == incoming && (t.from & in(state))) return &t;
+  return nullptr;
+}
+
 // ---- timers -------------------------------------------------------------------------------------
 
 // Mirror of SS7_TIMERS in src/trunks/ss7.ts, which documents each one. The snapshot reports
@@ -212,7 +252,7 @@ constexpr int kHdlcBufSize = 512;
 
 // An idle line repeats the last FISU or LSSU. A hardware MTP2 sends one back to back; libss7's
 // software MTP2 has no error-rate monitor that needs that, so an unchanged FISU/LSSU is repeated
-// every kIdleRepeatMs and HDLC flags fill the gaps (Q.703 §2.2 allows several flags between SUs).
+// every kIdleRepeatMs and HDLC flags fill the gaps (Q.703 lets flags repeat between signal units).
 // A changed one (a new BSN, a NACK, an LSSU of alignment) goes out at once. This keeps two
 // software links from exchanging ~1300 frames a second each for nothing.
 constexpr int64_t kIdleRepeatMs = 10;
@@ -222,7 +262,8 @@ constexpr int kMaxTxPerWake = 64;
 
 // ---- SU and ISUP sanity -------------------------------------------------------------------------
 
-// The SU checks of Q.703 §2.3 and §5.2 that libss7 leaves out: an errored SU is discarded.
+// The signal unit checks of Q.703 (length indicator against length, at most 272 octets of SIF)
+// that libss7 leaves out: like an SU with a bad FCS, an errored SU is discarded.
 // Returns why the SU (without FCS) is not acceptable, nullptr when it is.
 const char* su_defect(const uint8_t* su, size_t len) {
   if (len < 3) return "shorter than an MTP2 header";
@@ -461,7 +502,7 @@ class Ss7Stack final : public Stack {
 
   struct Ss7Call {
     Call c;
-    bool iam_sent = false, acm_sent = false, answered = false;
+    bool iam_sent = false, acm_sent = false;
     bool offered = false;   // incoming: `offered` was emitted (after COT when one was asked)
     bool cot_wait = false;  // incoming: IAM asked for a continuity check, COT not in yet
     bool released = false;  // REL sent by us
@@ -522,6 +563,7 @@ class Ss7Stack final : public Stack {
   // Commands.
   void place(const json& cmd);
   void call_command(const json& cmd);
+  [[noreturn]] void throw_state(const std::string& op, const Ss7Call& call);
   void check_place(json& cmd);
   void check_maintenance(json& cmd);
 
@@ -1150,7 +1192,7 @@ Ss7Stack::Circuit* Ss7Stack::circuit(int cic) {
 }
 
 // The circuit a message is for, adopting libss7's record; an unknown CIC is answered with UCIC
-// (Q.764 §2.12) and its record freed.
+// (Q.764, unequipped circuit identification code) and its record freed.
 Ss7Stack::Circuit* Ss7Stack::circuit_from(const char* msg, int cic, unsigned opc, isup_call* rec) {
   Circuit* c = opc == adjpc_ ? circuit(cic) : nullptr;
   if (!c) {
@@ -1276,23 +1318,22 @@ void Ss7Stack::handle(ss7_event* e) {
                        : e->e == ISUP_EVENT_CPG ? e->cpg.call
                        : e->e == ISUP_EVENT_ANM ? e->anm.call
                                                 : e->con.call;
-      Circuit* c = circuit_from("backward message", cic, opc, rec);
+      const char* msg = e->e == ISUP_EVENT_ACM   ? "ACM"
+                        : e->e == ISUP_EVENT_ANM ? "ANM"
+                        : e->e == ISUP_EVENT_CON ? "CON"
+                        : e->cpg.event == CPG_EVENT_ALERTING ? "CPG/alerting"
+                                                             : "CPG";
+      Circuit* c = circuit_from(msg, cic, opc, rec);
       Ss7Call* call = c ? call_of(*c) : nullptr;
-      if (!call || call->released) break;
-      const char* name = nullptr;
-      if (e->e == ISUP_EVENT_ANM || e->e == ISUP_EVENT_CON) {
-        call->c.state = CallState::kAnswered;
-        name = "answered";
-      } else if (e->e == ISUP_EVENT_ACM ||
-                 (e->e == ISUP_EVENT_CPG && e->cpg.event == CPG_EVENT_ALERTING)) {
-        if (call->c.state == CallState::kDialing || call->c.state == CallState::kProceeding) {
-          call->c.state = CallState::kAlerting;
-          name = "alerting";
-        }
-      } else {
-        name = "progress";
+      if (!call) break;
+      const Transition* t = transition(msg, !call->c.outgoing, call->c.state);
+      if (!t) {
+        log("info", std::string(msg) + " on CIC " + std::to_string(cic) + " in call state " +
+                        call_state_name(call->c.state) + ": ignored");
+        break;
       }
-      if (name) emit(call->c.event(name));
+      call->c.state = t->to;
+      emit(call->c.event(t->event));
       touch(*c);
       break;
     }
@@ -1306,8 +1347,8 @@ void Ss7Stack::handle(ss7_event* e) {
       Circuit* c = circuit_from("RSC", e->rsc.cic, e->rsc.opc, e->rsc.call);
       if (!c) break;
       if (c->call) finish_call(*c, kCauseTemporaryFailure, "remote");
-      c->remote_blocked = false;  // Q.764 §2.10.3.1: a reset removes the remote blocking
-      // A locally blocked circuit answers the reset with BLO first (Q.764 §2.10.3.1 ii).
+      c->remote_blocked = false;  // a reset removes the remote blocking (Q.764, RSC)
+      // A locally blocked circuit answers the reset with BLO before RLC (Q.764, RSC).
       if (c->local_blocked) isup_blo(ss7_, c->rec);
       if (c->rec) isup_rlc(ss7_, c->rec);
       settle(*c);
@@ -1350,7 +1391,7 @@ void Ss7Stack::handle(ss7_event* e) {
         if (!c) continue;
         c->resetting = false;
         c->remote_blocked = e->gra.status[cic - first] != 0;
-        // A reset cleared the far end's view of our blocking: block again (Q.764 §2.10.3.1).
+        // A reset cleared the far end's view of our blocking: block again (Q.764, GRS).
         if (c->local_blocked) {
           reblock[static_cast<size_t>(cic - first)] = 1;
           any_reblock = true;
@@ -1398,7 +1439,7 @@ void Ss7Stack::handle(ss7_event* e) {
         Circuit* c = circuit(cic);
         if (!c || !g.status[cic - g.startcic]) continue;
         c->remote_blocked = cgb;
-        // Hardware failure oriented blocking takes the circuits out at once (Q.764 §2.8.2.2).
+        // Hardware failure oriented blocking takes the circuits out at once (Q.764, CGB).
         if (cgb && g.type == 1 && c->call) finish_call(*c, kCauseTemporaryFailure, "remote");
         touch(*c);
       }
@@ -1539,7 +1580,7 @@ void Ss7Stack::on_iam(ss7_event_iam& e) {
     }
   }
   if (c->local_blocked || c->resetting) {
-    // An exchange that sent BLO accepts no calls on the circuit (Q.764 §2.8.2.1): refuse the
+    // An exchange that sent BLO accepts no calls on the circuit (Q.764, BLO): refuse the
     // call and repeat the blocking the far end has evidently missed.
     log("warn", "IAM on CIC " + std::to_string(c->cic) +
                     (c->resetting ? ", which is being reset" : ", which we blocked") +
@@ -1549,7 +1590,7 @@ void Ss7Stack::on_iam(ss7_event_iam& e) {
     return;
   }
   if (c->remote_blocked) {
-    c->remote_blocked = false;  // an IAM removes the remote blocking (Q.764 §2.8.2.3)
+    c->remote_blocked = false;  // an IAM removes the remote blocking (Q.764, BLO)
     log("info", "IAM on remotely blocked CIC " + std::to_string(c->cic) + ": blocking removed");
   }
   Ss7Call call;
@@ -1594,7 +1635,7 @@ void Ss7Stack::on_rel(ss7_event_rel& e) {
   Circuit* c = circuit_from("REL", e.cic, e.opc, e.call);
   if (!c) return;
   if (Ss7Call* call = call_of(*c)) {
-    // Both ends released at once: ours stands (Q.764 §2.3.1 e).
+    // Both ends released at once: ours stands, and the far end's REL is answered with RLC.
     const int cause = call->released ? call->release_cause : e.cause;
     const std::string by = call->released ? call->release_by : "remote";
     if (c->rec) isup_rlc(ss7_, c->rec);
@@ -1712,7 +1753,7 @@ void Ss7Stack::run_deferred() {
         touch(*c);
         break;
       case SS7_HANGUP_REEVENT_IAM:
-        // Dual seizure (Q.764 §2.9.1.4) and the far end controls this circuit: our call yields
+        // Dual seizure (Q.764) and the far end controls this circuit: our call yields
         // and its IAM is offered as if it had come in on an idle circuit.
         if (call) finish_call(*c, kCauseCongestion, "stack");
         if (c->rec) {
@@ -1731,6 +1772,7 @@ void Ss7Stack::lib_call_null(isup_call* rec) {
     if (c.rec != rec) continue;
     c.rec = nullptr;
     c.grs_last = 0;
+    c.resetting = false;  // nothing is pending on a record that is gone
     if (closing_) {
       c.call = 0;
       continue;
@@ -1885,7 +1927,10 @@ json Ss7Stack::on_check(json& cmd) {
   }
   if (op == "accept" || op == "alert" || op == "progress" || op == "answer" || op == "release") {
     const uint64_t id = call_field(cmd);
-    if (!calls_.count(id)) throw EngineError("E_CALL_UNKNOWN", "call", "no call " + std::to_string(id));
+    auto it = calls_.find(id);
+    if (it == calls_.end())
+      throw EngineError("E_CALL_UNKNOWN", "call", "no call " + std::to_string(id));
+    if (!transition(op, !it->second.c.outgoing, it->second.c.state)) throw_state(op, it->second);
     if (op == "release") cmd["cause"] = cause_field(cmd);
     return json::object();
   }
@@ -2027,8 +2072,9 @@ void Ss7Stack::place(const json& cmd) {
   Circuit* c = circuit(call.c.cic);
   if (!c || c->call != id) return;
   if (c->rec) {
-    // Something arrived for the circuit since it was chosen: leave it to that.
+    // Something arrived for the circuit since it was chosen (a BLO, a GRS...): leave it to that.
     finish_call(*c, kCauseCongestion, "stack");
+    settle(*c);
     return;
   }
   int nai = SS7_NAI_NATIONAL, cat = 0x0a;
@@ -2066,48 +2112,40 @@ void Ss7Stack::call_command(const json& cmd) {
   Ss7Call& call = it->second;
   Circuit* c = circuit(call.c.cic);
   if (!c || !c->rec) throw EngineError("E_CALL_STATE", "call", "the call has no circuit any more");
-  if (call.released) throw EngineError("E_CALL_STATE", "call", "the call is being released");
-  auto incoming_only = [&] {
-    if (call.c.outgoing)
-      throw EngineError("E_CALL_STATE", "call", op + " is for incoming calls; this one is outgoing");
-  };
-  if (op == "accept") {
-    incoming_only();
-    if (call.c.state == CallState::kOffered) call.c.state = CallState::kProceeding;
-  } else if (op == "alert") {
-    incoming_only();
-    if (call.acm_sent || call.c.state == CallState::kAnswered)
-      throw EngineError("E_CALL_STATE", "call", "ACM was sent already");
-    isup_acm(ss7_, c->rec);
+  const Transition* t = transition(op, !call.c.outgoing, call.c.state);
+  if (!t) throw_state(op, call);
+  // A libss7 send that fails frees the record, and lib_call_null ends the call: `call` is then
+  // gone, hence the early returns.
+  if ((op == "alert" || op == "progress") && !call.acm_sent) {
+    if (isup_acm(ss7_, c->rec) < 0) return;
     call.acm_sent = true;
-    call.c.state = CallState::kAlerting;
-  } else if (op == "progress") {
-    incoming_only();
-    if (call.c.state == CallState::kAnswered)
-      throw EngineError("E_CALL_STATE", "call", "the call is answered");
-    if (!call.acm_sent) {  // CPG may only follow ACM (Q.764 §2.1.5)
-      isup_acm(ss7_, c->rec);
-      call.acm_sent = true;
-      if (call.c.state == CallState::kOffered) call.c.state = CallState::kProceeding;
-    }
-    isup_cpg(ss7_, c->rec, CPG_EVENT_INBANDINFO);
-  } else if (op == "answer") {
-    incoming_only();
-    if (call.c.state == CallState::kAnswered)
-      throw EngineError("E_CALL_STATE", "call", "the call is answered already");
-    if (call.acm_sent)
-      isup_anm(ss7_, c->rec);
-    else
-      isup_con(ss7_, c->rec);  // answer without ACM: CON (Q.764 §2.1.4.1)
-    call.c.state = CallState::kAnswered;
-  } else if (op == "release") {
+  } else if (op == "alert") {
+    // After ACM (sent by `progress`) alerting travels in a CPG (Q.764).
+    if (isup_cpg(ss7_, c->rec, CPG_EVENT_ALERTING) < 0) return;
+  }
+  // CPG may only follow ACM, which `progress` sent above when it had to.
+  if (op == "progress" && isup_cpg(ss7_, c->rec, CPG_EVENT_INBANDINFO) < 0) return;
+  if (op == "answer") {
+    // Answer without ACM is CON (Q.764).
+    if ((call.acm_sent ? isup_anm(ss7_, c->rec) : isup_con(ss7_, c->rec)) < 0) return;
+  }
+  if (op == "release") {
     call.released = true;
     call.release_cause = cmd.value("cause", 16);
     call.release_by = "local";
-    call.c.state = CallState::kReleasing;
+    call.c.state = t->to;
     isup_rel(ss7_, c->rec, call.release_cause);
+    touch(*c);
+    return;
   }
+  call.c.state = t->to;
   touch(*c);
+}
+
+void Ss7Stack::throw_state(const std::string& op, const Ss7Call& call) {
+  throw EngineError("E_CALL_STATE", "call",
+                    op + " does not apply to an " + (call.c.outgoing ? "outgoing" : "incoming") +
+                        " call in state " + call_state_name(call.c.state));
 }
 
 json Ss7Stack::on_snapshot() {
