@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// SS7 ISUP trunks on libss7: one linkset per trunk, MTP2 frames relayed (and captured) between DAHDI and libss7.
+// SS7 ISUP trunks on libss7: a linkset per trunk, MTP2 relayed and captured between DAHDI and it.
 //
 // libss7 runs MTP2 in software and does its own read()/write() on the descriptor it is given.
 // To see (and capture) every frame, each signalling link hands libss7 one end of an AF_UNIX
 // SOCK_SEQPACKET socketpair; this file relays between the other end and the DAHDI HDLC channel:
 //
 //   DAHDI read (frame + 2 FCS bytes) -> checks, capture -> socket -> ss7_read()
-//   ss7_write() -> socket -> capture -> DAHDI write (frame + 2 bytes the hardware fills with the FCS)
+//   ss7_write() -> socket -> capture -> DAHDI write (frame + 2 bytes the hardware fills with FCS)
 //
 // DAHDI events on the link channel (POLLPRI, or ELAST from read/write) are handled here:
 // ALARM/NOALARM become ss7_link_alarm()/ss7_link_noalarm() and an `alarm` event.
@@ -147,7 +147,7 @@ const char* isup_name(int type) {
 
 // ---- call states --------------------------------------------------------------------------------
 
-// Which call states each command and each backward ISUP message acts in (Q.764 call set-up and release),
+// Which call states each command and each backward ISUP message acts in (Q.764 set-up, release),
 // and the state it leads to. A command outside its states is refused (E_CALL_STATE); a message
 // outside its states is logged and ignored.
 constexpr unsigned in(CallState s) { return 1u << static_cast<unsigned>(s); }
@@ -242,7 +242,7 @@ constexpr int kItuMaxCic = 4095;            // 12 bits (Q.763 §1.2)
 constexpr int kAnsiMaxCic = 16383;          // 14 bits (T1.113)
 constexpr int kMaxLinks = 8;                // SS7_MAX_LINKS in libss7
 constexpr int kGroupMax = 32;               // CICs one GRS/CGB/CGU can cover (range 0..31)
-constexpr int kCauseTemporaryFailure = 41;  // what a reset, a lost record or a lost link clears with
+constexpr int kCauseTemporaryFailure = 41;  // what a reset, a lost record or a lost link clear with
 constexpr int kCauseCongestion = 34;        // dual seizure lost: try another circuit
 constexpr int kCauseUnavailable = 44;       // the far end has no such circuit (UCIC)
 
@@ -403,7 +403,8 @@ std::string isup_defect(const uint8_t* m, size_t len, bool ansi) {
   if (m[at] == 0) return {};
   size_t p = at + m[at];
   while (p < len && m[p] != 0) {
-    if (p + 2 > len || p + 2 + m[p + 1] > len) return name + ": optional parameter runs past the end";
+    if (p + 2 > len || p + 2 + m[p + 1] > len)
+      return name + ": optional parameter runs past the end";
     if (param_defect(m[p], type, m + p + 2, m[p + 1], why)) return name + ": " + why;
     p += 2 + m[p + 1];
   }
@@ -852,6 +853,9 @@ void Ss7Stack::open() {
   touch_all();
 }
 
+// Every timer is set. libss7 leaves the ISUP timers at 0, which means "never started", and the
+// MTP3 ones at 0 too, although it starts several of those (T1, T3, T6, T10, T22, T23) without
+// checking: at 0 they would run out at once.
 void Ss7Stack::apply_timers() {
   quiet_ = true;
   for (const auto& [name, ms] : timers_) {
@@ -1171,6 +1175,8 @@ void Ss7Stack::refresh_links() {
 
 // ---- libss7 events ------------------------------------------------------------------------------
 
+// Drains libss7's events and the hangups it asked for. Its event queue holds 16 events and
+// overflowing it loses calls, so this runs after every frame read and every timer run.
 void Ss7Stack::process() {
   if (!ss7_) return;
   for (int guard = 0; guard < 1000; ++guard) {
@@ -1894,6 +1900,8 @@ std::vector<std::pair<int, int>> Ss7Stack::groups() const {
   return out;
 }
 
+// With the linkset down nothing is sent: libss7 frees a record whose message cannot be sent,
+// and its GRS/CGB/CGU error paths read the record after freeing it.
 void Ss7Stack::maintenance(const json& cmd) {
   const std::string op = cmd["op"].get<std::string>();
   if (!linkset_up_)
@@ -1948,7 +1956,8 @@ std::string digits_field(const json& cmd, const char* key, bool required) {
     if (required) throw EngineError("E_COMMAND_FIELD", key, "is required");
     return {};
   }
-  if (!cmd[key].is_string()) throw EngineError("E_COMMAND_FIELD", key, "must be a string of digits");
+  if (!cmd[key].is_string())
+    throw EngineError("E_COMMAND_FIELD", key, "must be a string of digits");
   const std::string s = cmd[key].get<std::string>();
   if ((required && s.empty()) || s.size() > 30 ||
       s.find_first_not_of("0123456789") != std::string::npos)
@@ -1961,17 +1970,20 @@ void Ss7Stack::check_place(json& cmd) {
   digits_field(cmd, "calling", false);
   int v;
   for (const char* key : {"calledType", "callingType"}) {
-    if (cmd.contains(key) && !(cmd[key].is_string() && value_of(kNumberTypes, cmd[key].get<std::string>(), v)))
+    if (cmd.contains(key) &&
+        !(cmd[key].is_string() && value_of(kNumberTypes, cmd[key].get<std::string>(), v)))
       throw EngineError("E_COMMAND_FIELD", key, "must be one of " + names(kNumberTypes));
   }
   if (cmd.contains("category") &&
-      !(cmd["category"].is_string() && value_of(kCategories, cmd["category"].get<std::string>(), v)))
+      !(cmd["category"].is_string() &&
+        value_of(kCategories, cmd["category"].get<std::string>(), v)))
     throw EngineError("E_COMMAND_FIELD", "category", "must be one of " + names(kCategories));
   if (cmd.contains("callingPresentation") && cmd["callingPresentation"] != "allowed" &&
       cmd["callingPresentation"] != "restricted")
     throw EngineError("E_COMMAND_FIELD", "callingPresentation", "must be allowed or restricted");
   if (cmd.contains("overlap") && cmd["overlap"] == true)
-    throw EngineError("E_COMMAND_FIELD", "overlap", "overlap sending is not supported on ss7 trunks");
+    throw EngineError("E_COMMAND_FIELD", "overlap",
+                      "overlap sending is not supported on ss7 trunks");
   if (cmd.contains("channel"))
     throw EngineError("E_COMMAND_FIELD", "channel", "ss7 trunks choose circuits by cic");
   if (!linkset_up_)
@@ -1982,10 +1994,13 @@ void Ss7Stack::check_place(json& cmd) {
     return !c.call && !c.rec && !c.resetting && !c.local_blocked && !c.remote_blocked;
   };
   if (cmd.contains("cic")) {
-    if (!cmd["cic"].is_number_integer()) throw EngineError("E_COMMAND_FIELD", "cic", "must be a CIC");
+    if (!cmd["cic"].is_number_integer())
+      throw EngineError("E_COMMAND_FIELD", "cic", "must be a CIC");
     const int cic = cmd["cic"].get<int>();
     chosen = circuit(cic);
-    if (!chosen) throw EngineError("E_CHANNEL_UNKNOWN", "cic", "no CIC " + std::to_string(cic) + " on this trunk");
+    if (!chosen)
+      throw EngineError("E_CHANNEL_UNKNOWN", "cic",
+                        "no CIC " + std::to_string(cic) + " on this trunk");
     if (chosen->local_blocked || chosen->remote_blocked)
       throw EngineError("E_CHANNEL_BUSY", "cic",
                         "CIC " + std::to_string(cic) + " is blocked" +
@@ -2038,7 +2053,8 @@ void Ss7Stack::check_maintenance(json& cmd) {
   if (!cmd["cic"].is_number_integer()) throw EngineError("E_COMMAND_FIELD", "cic", "must be a CIC");
   const int first = cmd["cic"].get<int>();
   if (!circuit(first))
-    throw EngineError("E_CHANNEL_UNKNOWN", "cic", "no CIC " + std::to_string(first) + " on this trunk");
+    throw EngineError("E_CHANNEL_UNKNOWN", "cic",
+                      "no CIC " + std::to_string(first) + " on this trunk");
   if (!cmd.contains("lastCic")) return;
   if (!cmd["lastCic"].is_number_integer())
     throw EngineError("E_COMMAND_FIELD", "lastCic", "must be a CIC");
@@ -2233,6 +2249,8 @@ void cb_not_in_service(::ss7* s, int cic, unsigned int dpc) {
   if (Ss7Stack* st = stack_of(s)) st->lib_not_in_service(cic, dpc);
 }
 
+// libss7's callbacks are process-wide and called without a NULL check (call_null, hangup), so
+// they are installed before the first linkset exists; each finds its stack by the ss7 pointer.
 void install_callbacks() {
   static std::once_flag once;
   std::call_once(once, [] {

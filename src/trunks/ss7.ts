@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// SS7 ISUP trunks (libss7): one linkset to an adjacent point code, its signalling links, CICs, timers and rules.
+// SS7 ISUP trunks (libss7): one linkset to an adjacent point code, its links, CICs, timers, rules.
 
 import { Type } from '@sinclair/typebox';
 import type { FieldError } from '../core/schema.ts';
