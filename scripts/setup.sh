@@ -13,7 +13,7 @@ packages=(
   build-essential pkg-config
   libpri-dev libss7-dev libopenr2-dev libopenr2-bin libspandsp-dev libtonezone-dev
   dahdi dahdi-source nlohmann-json3-dev
-  espeak-ng sox tshark
+  espeak-ng sox tshark python3
 )
 # One dpkg-query for all: it prints the packages it knows (and fails if any is unknown).
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
