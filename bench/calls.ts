@@ -15,14 +15,18 @@ const SPAN_COUNTS = (process.env.SWITCHBOARD_BENCH_SPANS ?? '1,16').split(',').m
 const SECONDS = Number(process.env.SWITCHBOARD_BENCH_SECONDS ?? 10);
 // Calls in flight per span: enough to keep a D-channel busy at a few ms of setup latency.
 const IN_FLIGHT = Number(process.env.SWITCHBOARD_BENCH_IN_FLIGHT ?? 6);
-const SIGNALLINGS = (process.env.SWITCHBOARD_BENCH_SIGNALLING ?? 'pri').split(',');
+// MFC-R2 is not here: it has no signalling link to saturate (its bound is per channel, the
+// compelled MF exchange), and analog ports have none either.
+const SIGNALLINGS = (process.env.SWITCHBOARD_BENCH_SIGNALLING ?? 'pri,ss7').split(',');
 
 /** How one signalling type is set up over cabled E1 pairs: the caller's and the answerer's trunks. */
 interface Scenario {
   /** Trunks of the calling side (spans 1, 3, 5 ...) and of the answering side (2, 4, 6 ...). */
   trunks(pairs: number): { caller: EngineTrunk[]; answerer: EngineTrunk[] };
-  /** The span whose frames are traced to count the bytes one call puts on the link. */
+  /** Bytes a second the signalling link carries (a 64 kbit/s timeslot: 8000). */
   linkRate: number;
+  /** pcap pseudo-header bytes before each frame (LAPD 16, MTP2 4). */
+  headerBytes: number;
 }
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -43,6 +47,27 @@ const SCENARIOS: Record<string, Scenario> = {
     }),
     // 64 kbit/s D-channel: 8000 bytes a second, flags and FCS included.
     linkRate: 8000,
+    headerBytes: 16,
+  },
+  // One linkset per E1 pair, the signalling link on TS16, CICs 1-30 on the same span.
+  ss7: {
+    trunks: (pairs) => {
+      const side = (own: number, adjacent: number, span: number) => ({
+        name: `ls${own}`,
+        signalling: 'ss7' as const,
+        variant: 'itu',
+        pointcode: own,
+        adjacentPointcode: adjacent,
+        links: [{ span, timeslot: 16 }],
+        cics: [{ span, firstCic: 1 }],
+      });
+      return {
+        caller: Array.from({ length: pairs }, (_, i) => side(100 + i, 200 + i, 2 * i + 1)),
+        answerer: Array.from({ length: pairs }, (_, i) => side(200 + i, 100 + i, 2 * i + 2)),
+      };
+    },
+    linkRate: 8000,
+    headerBytes: 4,
   },
 };
 
@@ -96,12 +121,20 @@ async function measure(signalling: string, pairs: number) {
     const { caller: callerTrunks, answerer: answererTrunks } = scenario.trunks(pairs);
 
     const pending = new Map<number, Pending>();
+    const early = new Map<number, Line[]>();
     let answerer: Host | undefined;
     let linksUp = 0;
     const onCaller = (l: Line) => {
       if (l.event === 'link' && l.state === 'up') linksUp += 1;
-      const p = typeof l.call === 'number' ? pending.get(l.call) : undefined;
-      if (!p) return;
+      if (typeof l.call !== 'number') return;
+      const p = pending.get(l.call);
+      if (!p) {
+        // An event can be read in the same chunk as the reply to `place`, before the call is
+        // registered: kept for it.
+        if (l.event === 'answered' || l.event === 'released')
+          early.set(l.call, [...(early.get(l.call) ?? []), l]);
+        return;
+      }
       if (l.event === 'answered') {
         p.answered = true;
         p.done(true, 0);
@@ -123,6 +156,8 @@ async function measure(signalling: string, pairs: number) {
     for (let i = 0; i < 600 && linksUp < 2 * pairs; i++)
       await new Promise((r) => setTimeout(r, 100));
     if (linksUp < 2 * pairs) throw new Error(`only ${linksUp} of ${2 * pairs} links came up`);
+    // Start-up resets (SS7 group reset) finish before the first call.
+    await new Promise((r) => setTimeout(r, 2000));
 
     const latencies: number[] = [];
     let attempts = 0;
@@ -136,7 +171,7 @@ async function measure(signalling: string, pairs: number) {
         caller
           .command({ op: 'place', trunk, called: '4000', calling: '1000' })
           .then(({ call }) => {
-            pending.set(call as number, {
+            const entry: Pending = {
               placedAt,
               answered: false,
               done: (ok, cause) => {
@@ -158,7 +193,10 @@ async function measure(signalling: string, pairs: number) {
                     resolve();
                   });
               },
-            });
+            };
+            pending.set(call as number, entry);
+            for (const l of early.get(call as number) ?? []) onCaller(l);
+            early.delete(call as number);
           })
           .catch(() => {
             failed += 1;
@@ -171,7 +209,7 @@ async function measure(signalling: string, pairs: number) {
     process.stderr.write(`bench calls: ${signalling} on ${pairs} span(s), ${SECONDS} s\n`);
     await oneCall(callerTrunks[0]?.name as string);
     await new Promise((r) => setTimeout(r, 500));
-    const wire = wireBytes(await caller.trace(1), 16);
+    const wire = wireBytes(await caller.trace(1), scenario.headerBytes);
     await caller.request('traceStop', { span: 1 });
     attempts = 0;
     completed = 0;

@@ -8,7 +8,7 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages ----------------------------------------------------------------------------
 # Signalling stacks and DSP for the addon, DAHDI tools and headers for the simulator, espeak-ng and
-# sox for prompts, tshark to decode signalling captures in tests.
+# sox for prompts, tshark to decode signalling captures in tests, python3 for the scripted MTP2 peer.
 packages=(
   build-essential pkg-config
   libpri-dev libss7-dev libopenr2-dev libopenr2-bin libspandsp-dev libtonezone-dev
@@ -64,3 +64,6 @@ else
   # Configured already (build/config.gypi names the headers): an incremental make.
   "${gyp[@]}" build >/dev/null
 fi
+
+# --- the addon's sanitizer build (tests load it through SWITCHBOARD_ADDON) ----------------------
+bash scripts/build-addon-asan.sh

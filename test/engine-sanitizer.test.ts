@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The addon's AddressSanitizer/UBSan build (build/asan) carrying PRI, SS7 and MFC-R2 calls and traces.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { EngineTrunk } from '../src/native/engine.ts';
+import { repoRoot } from '../src/runtime/paths.ts';
+import { renderSystemConf } from '../src/sim/dahdiconf.ts';
+import { E1_PAIR, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
+import { type Host, type Line, startHost } from './helpers/engine.ts';
+
+const asanAddon = `${repoRoot}build/asan/switchboard.node`;
+// Node itself is not sanitized: the ASan runtime is preloaded ahead of the simulator's preload.
+const asanRuntime = spawnSync('g++', ['-print-file-name=libasan.so'], {
+  encoding: 'utf8',
+}).stdout.trim();
+
+async function sanitizedSim(systemConf: string): Promise<TestSim> {
+  if (!existsSync(asanAddon)) {
+    const built = spawnSync('bash', [`${repoRoot}scripts/build-addon-asan.sh`], {
+      encoding: 'utf8',
+    });
+    assert.equal(built.status, 0, built.stderr);
+  }
+  const sim = await withConfiguredSim(E1_PAIR, systemConf);
+  Object.assign(sim.env, {
+    LD_PRELOAD: `${asanRuntime}:${sim.env.LD_PRELOAD}`,
+    SWITCHBOARD_ADDON: asanAddon,
+    // Leaks stay unchecked: Node's own allocations at exit are not ours. Any other report aborts
+    // the host, and the test sees it die.
+    ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1',
+    UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+  });
+  return sim;
+}
+
+const is = (event: string, call?: unknown) => (e: Line) =>
+  e.event === event && (call === undefined || e.call === call);
+
+/** A call from `a` answered by `b` and cleared from `a`, with both ends reporting it. */
+async function callThrough(a: Host, trunkA: string, b: Host): Promise<void> {
+  const { call } = await a.command({ op: 'place', trunk: trunkA, called: '4321', calling: '1234' });
+  const offered = await b.waitEvent(is('offered'), 30_000);
+  assert.equal(offered.called, '4321');
+  await b.command({ op: 'answer', call: offered.call as number });
+  await a.waitEvent(is('answered', call), 30_000);
+  await a.command({ op: 'release', call: call as number });
+  assert.equal((await b.waitEvent(is('released', offered.call), 30_000)).cause, 16);
+  await a.waitEvent(is('released', call), 30_000);
+}
+
+describe('the sanitizer build of the addon', () => {
+  let sim: TestSim | undefined;
+  const hosts: Host[] = [];
+  beforeEach(() => {
+    hosts.length = 0;
+  });
+  afterEach(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await sim?.stop();
+    sim = undefined;
+  });
+
+  async function pair(a: EngineTrunk, b: EngineTrunk): Promise<[Host, Host]> {
+    const ha = await startHost(sim as TestSim, { trunks: [a] }, 'a');
+    hosts.push(ha);
+    const hb = await startHost(sim as TestSim, { trunks: [b] }, 'b');
+    hosts.push(hb);
+    return [ha, hb];
+  }
+
+  test('PRI: a call each way, a RESTART and a trace', async () => {
+    sim = await sanitizedSim(renderSystemConf(E1_PAIR));
+    const [net, cpe] = await pair(
+      { name: 'net', signalling: 'pri_net', span: 1, switchtype: 'euroisdn' },
+      { name: 'cpe', signalling: 'pri_cpe', span: 2, switchtype: 'euroisdn' },
+    );
+    await net.waitEvent((e) => e.event === 'link' && e.state === 'up', 30_000);
+    await cpe.waitEvent((e) => e.event === 'link' && e.state === 'up', 30_000);
+    await net.request('traceStart', { span: 1 });
+    await callThrough(net, 'net', cpe);
+    await callThrough(cpe, 'cpe', net);
+    await net.command({ op: 'reset', trunk: 'net', channel: 5 });
+    await net.waitEvent(
+      (e) => e.event === 'channel' && e.channel === 5 && e.state === 'idle',
+      30_000,
+    );
+    assert.ok((await net.trace(1)).length > 24 + 8 * 16, 'frames were captured');
+  });
+
+  test('SS7: alignment, a call, blocking', async () => {
+    sim = await sanitizedSim(renderSystemConf(E1_PAIR));
+    const ss7 = (pointcode: number, adjacent: number, span: number): EngineTrunk => ({
+      name: `pc${pointcode}`,
+      signalling: 'ss7',
+      variant: 'itu',
+      pointcode,
+      adjacentPointcode: adjacent,
+      links: [{ span, timeslot: 16 }],
+      cics: [{ span, firstCic: 1 }],
+    });
+    const [a, b] = await pair(ss7(1, 2, 1), ss7(2, 1, 2));
+    await a.waitEvent((e) => e.event === 'link' && e.state === 'up', 30_000);
+    await b.waitEvent((e) => e.event === 'link' && e.state === 'up', 30_000);
+    // The start-up group reset leaves every CIC idle before calls go out.
+    for (let i = 0; i < 100; i++) {
+      const snap = await a.snapshot();
+      if (snap.trunks[0]?.channels.every((c) => c.state === 'idle')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await callThrough(a, 'pc1', b);
+    await a.command({ op: 'block', trunk: 'pc1', cic: 5 });
+    await b.waitEvent((e) => e.event === 'channel' && e.cic === 5 && e.state === 'blocked', 30_000);
+  });
+
+  test('MFC-R2: an ITU call ours to ours', async () => {
+    sim = await sanitizedSim(
+      'span=1,1,0,cas,hdb3\nspan=2,2,0,cas,hdb3\ncas=1-15:1101\ncas=17-31:1101\ncas=32-46:1101\ncas=48-62:1101\n',
+    );
+    const [a, b] = await pair(
+      { name: 'a', signalling: 'mfcr2', span: 1, variant: 'itu' },
+      { name: 'b', signalling: 'mfcr2', span: 2, variant: 'itu' },
+    );
+    // Both ends start with every channel idle (CAS 1001 both ways) before a seizure.
+    await new Promise((r) => setTimeout(r, 1000));
+    await callThrough(a, 'a', b);
+  });
+});
