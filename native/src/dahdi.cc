@@ -86,6 +86,17 @@ void dahdi_require_sig(int fd, int channo, int want, const char* what, const std
                           " (check system.conf)");
 }
 
+void dahdi_require_hdlc(int fd, int channo, const std::string& field, const std::string& use) {
+  const dahdi_params p = dahdi_get_params(fd, field);
+  if ((p.sigtype & DAHDI_SIG_HARDHDLC) == DAHDI_SIG_HARDHDLC || p.sigtype == DAHDI_SIG_HDLCFCS)
+    return;
+  throw EngineError("E_CONFIG_FIELD", field,
+                    "DAHDI channel " + std::to_string(channo) + " (span " +
+                        std::to_string(p.spanno) + " timeslot " + std::to_string(p.chanpos) +
+                        ") is configured as " + dahdi_sig_name(p.sigtype) +
+                        ", not hardhdlc: " + use);
+}
+
 void dahdi_set_blocksize(int fd, int size, const std::string& field) {
   int n = size;
   if (ioctl(fd, DAHDI_SET_BLOCKSIZE, &n) < 0)

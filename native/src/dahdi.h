@@ -24,6 +24,10 @@ dahdi_params dahdi_get_params(int fd, const std::string& field);
 // Requires the channel's signalling (DAHDI_SIG_*) to include `want`; the error names what
 // system.conf should say (`what`, e.g. "hardhdlc") and what it says now.
 void dahdi_require_sig(int fd, int channo, int want, const char* what, const std::string& field);
+// Requires a signalling link channel: hardhdlc= (a controller's HDLC) or dchan= (DAHDI's software
+// HDLC with FCS), both of which hand over whole frames with two FCS octets. `use` ends the
+// error message (what the link is for).
+void dahdi_require_hdlc(int fd, int channo, const std::string& field, const std::string& use);
 void dahdi_set_blocksize(int fd, int size, const std::string& field);
 // Buffers for an HDLC channel: `n` buffers of `size` bytes, full-buffer policy on receive.
 void dahdi_set_hdlc_bufs(int fd, int n, int size, const std::string& field);

@@ -143,6 +143,26 @@ uint64_t call_field(const json& cmd) {
   return cmd["call"].get<uint64_t>();
 }
 
+std::string digits_field(const json& cmd, const char* key, bool required, size_t max_len,
+                         const char* alphabet) {
+  if (!cmd.contains(key) || cmd[key].is_null()) {
+    if (required) throw EngineError("E_COMMAND_FIELD", key, "is required");
+    return {};
+  }
+  if (!cmd[key].is_string())
+    throw EngineError("E_COMMAND_FIELD", key, "must be a string of digits");
+  const std::string s = cmd[key].get<std::string>();
+  if (s.find_first_not_of(alphabet) != std::string::npos)
+    throw EngineError("E_COMMAND_FIELD", key,
+                      "\"" + s + "\" is not a number (characters " + alphabet + ")");
+  if (required && s.empty()) throw EngineError("E_COMMAND_FIELD", key, "must not be empty");
+  if (s.size() > max_len)
+    throw EngineError("E_COMMAND_FIELD", key,
+                      "has " + std::to_string(s.size()) + " digits; at most " +
+                          std::to_string(max_len) + " go on this trunk");
+  return s;
+}
+
 // ---- Stack ------------------------------------------------------------------------------------
 
 Stack::Stack(Engine& engine, json config, std::string field)

@@ -175,5 +175,9 @@ bool bool_field(const json& obj, const char* key, const std::string& path, bool 
 std::vector<int> list_field(const json& obj, const char* key, const std::string& path, int min,
                             int max);
 uint64_t call_field(const json& cmd);
+// A number in a command (`called`, `calling`, `digits`): a string of characters from `alphabet`,
+// at most `max_len` long, not empty when `required`; "" when absent and not required.
+std::string digits_field(const json& cmd, const char* key, bool required, size_t max_len,
+                         const char* alphabet = "0123456789");
 
 }  // namespace switchboard

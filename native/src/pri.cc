@@ -72,14 +72,12 @@ int number_type_field(const json& cmd, const char* key) {
 constexpr int kServiceInService = 0;
 constexpr int kServiceOutOfService = 2;
 
+// Q.931 numbers carry IA5 digits, * and #; libpri holds 255 characters of a number.
+constexpr const char* kDigits = "0123456789*#";
+constexpr size_t kMaxNumber = 255;
+
 // The timeslot in a libpri channel number (bits 0-7; the span/interface is in bits 8-15).
 int channel_of(int channel) { return channel & 0xff; }
-
-bool valid_digits(const std::string& s) {
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || c == '*' || c == '#')) return false;
-  return true;
-}
 
 class PriTrunk;
 
@@ -146,15 +144,11 @@ class PriTrunk : public Stack {
     const std::string dfield = field_ + ".dchannel";
     dfd_ = dahdi_open(base + dchannel_ - 1, dfield);
     try {
-      dahdi_require_sig(dfd_, base + dchannel_ - 1, DAHDI_SIG_HARDHDLC & ~DAHDI_SIG_CLEAR,
-                        "hardhdlc", dfield);
+      dahdi_require_hdlc(dfd_, base + dchannel_ - 1, dfield,
+                         "a D-channel needs hardhdlc= (or dchan=) in system.conf");
     } catch (const EngineError&) {
-      // Software HDLC (dchan=) is a D-channel too.
-      const dahdi_params p = dahdi_get_params(dfd_, dfield);
-      if ((p.sigtype & DAHDI_SIG_HDLCFCS) != DAHDI_SIG_HDLCFCS) {
-        close_all();
-        throw;
-      }
+      close_all();
+      throw;
     }
     dahdi_set_hdlc_bufs(dfd_, 32, 1024, dfield);
     for (int ts : bchans) {
@@ -220,25 +214,16 @@ class PriTrunk : public Stack {
   json on_check(json& cmd) override {
     const std::string op = cmd["op"].get<std::string>();
     if (op == "place") {
-      const std::string called = string_field(cmd, "called", "");
       const bool overlap = bool_field(cmd, "overlap", "", false);
-      if ((called.empty() && !overlap) || !valid_digits(called))
-        throw EngineError("E_COMMAND_FIELD", "called",
-                          "\"" + called + "\" is not a number (digits, * and #)");
+      // Overlap sending may start with no digits at all; they follow in `digits`.
+      digits_field(cmd, "called", !overlap, kMaxNumber, kDigits);
       if (overlap && !overlap_out_)
         throw EngineError("E_COMMAND_FIELD", "overlap",
                           "trunk " + name_ + " does not do overlap sending (set overlap)");
-      const std::string calling = string_field(cmd, "calling", "", "");
-      if (!valid_digits(calling))
-        throw EngineError("E_COMMAND_FIELD", "calling", "\"" + calling + "\" is not a number");
+      digits_field(cmd, "calling", false, kMaxNumber, kDigits);
       number_type_field(cmd, "calledType");
       number_type_field(cmd, "callingType");
-      if (cmd.contains("channel")) {
-        const int ts = int_field(cmd, "channel", "", 1, 31);
-        if (!bchans_.count(ts))
-          throw EngineError("E_CHANNEL_UNKNOWN", "channel",
-                            "timeslot " + std::to_string(ts) + " is not a B-channel of " + name_);
-      }
+      check_channel(cmd);
       const uint64_t id = engine_.new_call_id();
       engine_.bind_call(id, this);
       cmd["call"] = id;
@@ -247,21 +232,23 @@ class PriTrunk : public Stack {
     if (op == "accept" || op == "alert" || op == "progress" || op == "answer" || op == "release")
       return json::object();
     if (op == "digits") {
-      const std::string digits = string_field(cmd, "digits", "");
-      if (digits.empty() || !valid_digits(digits))
-        throw EngineError("E_COMMAND_FIELD", "digits", "\"" + digits + "\" is not digits");
+      digits_field(cmd, "digits", true, kMaxNumber, kDigits);
       return json::object();
     }
     if (op == "block" || op == "unblock" || op == "reset") {
-      if (cmd.contains("channel")) {
-        const int ts = int_field(cmd, "channel", "", 1, 31);
-        if (!bchans_.count(ts))
-          throw EngineError("E_CHANNEL_UNKNOWN", "channel",
-                            "timeslot " + std::to_string(ts) + " is not a B-channel of " + name_);
-      }
+      check_channel(cmd);
       return json::object();
     }
     throw EngineError("E_COMMAND_FIELD", "op", "\"" + op + "\" is not a PRI command");
+  }
+
+  // A command's optional `channel` must be one of this trunk's B-channels.
+  void check_channel(const json& cmd) const {
+    if (!cmd.contains("channel")) return;
+    const int ts = int_field(cmd, "channel", "", 1, 31);
+    if (!bchans_.count(ts))
+      throw EngineError("E_CHANNEL_UNKNOWN", "channel",
+                        "timeslot " + std::to_string(ts) + " is not a B-channel of " + name_);
   }
 
   json on_snapshot() override {
@@ -535,7 +522,7 @@ class PriTrunk : public Stack {
       return refuse(id, 44, "timeslot " + std::to_string(ts) + " is not free");
     q931_call* c = pri_new_call(pri_);
     if (!c) return refuse(id, 47, "libpri has no call reference free");
-    std::string called = cmd["called"].get<std::string>();
+    std::string called = cmd.value("called", std::string());
     std::string calling = cmd.value("calling", std::string());
     std::string name = cmd.value("callingName", std::string());
     const bool overlap = cmd.value("overlap", false);

@@ -172,31 +172,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool all_digits(const std::string& s) {
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
 // ---- command fields ----------------------------------------------------------------------------
-
-std::string digits_field(const json& cmd, const char* key, bool required) {
-  if (!cmd.contains(key) || cmd[key].is_null()) {
-    if (required) throw EngineError("E_COMMAND_FIELD", key, "is required");
-    return "";
-  }
-  if (!cmd[key].is_string()) throw EngineError("E_COMMAND_FIELD", key, "must be a string of digits");
-  const std::string s = cmd[key].get<std::string>();
-  if (!all_digits(s))
-    throw EngineError("E_COMMAND_FIELD", key,
-                      "\"" + s + "\" is not digits 0-9 (MFC-R2 signals only digits)");
-  if (required && s.empty()) throw EngineError("E_COMMAND_FIELD", key, "must not be empty");
-  if (s.size() > OR2_MAX_DNIS - 1)
-    throw EngineError("E_COMMAND_FIELD", key,
-                      "has " + std::to_string(s.size()) + " digits; openr2 carries at most " +
-                          std::to_string(OR2_MAX_DNIS - 1));
-  return s;
-}
 
 class R2Stack;
 
@@ -272,6 +248,8 @@ class R2Stack final : public Stack {
 
  private:
   void read_config();
+  // A command's optional `channel` must be one of this trunk's timeslots.
+  void check_channel(const json& cmd) const;
   void apply_timers();
   void release_resources();
   void bring_up();
@@ -1013,11 +991,21 @@ void R2Stack::openr2_log_line(R2Channel* ch, openr2_log_level_t level, const cha
 
 // ---- commands ----------------------------------------------------------------------------------
 
+void R2Stack::check_channel(const json& cmd) const {
+  if (!cmd.contains("channel") || cmd["channel"].is_null()) return;
+  if (!cmd["channel"].is_number_integer())
+    throw EngineError("E_COMMAND_FIELD", "channel", "must be a timeslot number");
+  const int ts = cmd["channel"].get<int>();
+  if (std::find(timeslots_.begin(), timeslots_.end(), ts) == timeslots_.end())
+    throw EngineError("E_CHANNEL_UNKNOWN", "channel",
+                      "timeslot " + std::to_string(ts) + " is not a channel of trunk " + name_);
+}
+
 json R2Stack::on_check(json& cmd) {
   const std::string op = cmd["op"].get<std::string>();
   if (op == "place") {
-    digits_field(cmd, "called", true);
-    digits_field(cmd, "calling", false);
+    digits_field(cmd, "called", true, OR2_MAX_DNIS - 1);
+    digits_field(cmd, "calling", false, OR2_MAX_ANI - 1);
     if (cmd.contains("category") && !cmd["category"].is_null()) {
       openr2_calling_party_category_t c;
       if (!cmd["category"].is_string() || !category_of(cmd["category"].get<std::string>(), c))
@@ -1033,14 +1021,7 @@ json R2Stack::on_check(json& cmd) {
     if (cmd.contains("overlap") && cmd["overlap"] == true)
       throw EngineError("E_COMMAND_FIELD", "overlap",
                         "MFC-R2 sends the whole number in the MF exchange (no overlap sending)");
-    if (cmd.contains("channel") && !cmd["channel"].is_null()) {
-      if (!cmd["channel"].is_number_integer())
-        throw EngineError("E_COMMAND_FIELD", "channel", "must be a timeslot number");
-      const int ts = cmd["channel"].get<int>();
-      if (std::find(timeslots_.begin(), timeslots_.end(), ts) == timeslots_.end())
-        throw EngineError("E_CHANNEL_UNKNOWN", "channel",
-                          "timeslot " + std::to_string(ts) + " is not a channel of trunk " + name_);
-    }
+    check_channel(cmd);
     // calledType, callingType and callingName describe the number; the MF exchange carries
     // digits and a category only, so they have nothing to go into.
     const uint64_t id = engine_.new_call_id();
@@ -1060,14 +1041,7 @@ json R2Stack::on_check(json& cmd) {
   if (op == "block" || op == "unblock" || op == "reset") {
     if (cmd.contains("cic") || cmd.contains("lastCic"))
       throw EngineError("E_COMMAND_FIELD", "cic", "MFC-R2 has no CIC");
-    if (cmd.contains("channel") && !cmd["channel"].is_null()) {
-      if (!cmd["channel"].is_number_integer())
-        throw EngineError("E_COMMAND_FIELD", "channel", "must be a timeslot number");
-      const int ts = cmd["channel"].get<int>();
-      if (std::find(timeslots_.begin(), timeslots_.end(), ts) == timeslots_.end())
-        throw EngineError("E_CHANNEL_UNKNOWN", "channel",
-                          "timeslot " + std::to_string(ts) + " is not a channel of trunk " + name_);
-    }
+    check_channel(cmd);
     return json::object();
   }
   throw EngineError("E_COMMAND_FIELD", "op", "\"" + op + "\" is not an MFC-R2 trunk command");

@@ -749,16 +749,9 @@ void Ss7Stack::open() {
                             std::to_string(size) + "-channel span");
     l.channo = base + l.timeslot - 1;
     l.dahdi = dahdi_open(l.channo, path + ".timeslot");
-    const dahdi_params p = dahdi_get_params(l.dahdi, path + ".timeslot");
-    // hardhdlc (a controller's HDLC) and dchan (DAHDI's software HDLC with FCS) both hand over
-    // whole frames with two FCS octets, which is what libss7's DAHDI transport expects. mtp2=
-    // is not taken: DAHDI then filters repeated FISUs itself, for libss7's other transport.
-    if ((p.sigtype & DAHDI_SIG_HARDHDLC) != DAHDI_SIG_HARDHDLC && p.sigtype != DAHDI_SIG_HDLCFCS)
-      throw EngineError("E_CONFIG_FIELD", path + ".timeslot",
-                        "DAHDI channel " + std::to_string(l.channo) + " (span " +
-                            std::to_string(l.span) + " timeslot " + std::to_string(l.timeslot) +
-                            ") is configured as " + dahdi_sig_name(p.sigtype) +
-                            ", not hardhdlc: an MTP2 link needs hardhdlc= in system.conf");
+    // mtp2= is not taken: DAHDI then filters repeated FISUs itself, for libss7's other transport.
+    dahdi_require_hdlc(l.dahdi, l.channo, path + ".timeslot",
+                       "an MTP2 link needs hardhdlc= in system.conf");
     dahdi_set_hdlc_bufs(l.dahdi, kHdlcBufs, kHdlcBufSize, path + ".timeslot");
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
@@ -1951,23 +1944,9 @@ json Ss7Stack::on_check(json& cmd) {
   throw EngineError("E_COMMAND_FIELD", "op", "\"" + op + "\" is not an ss7 trunk command");
 }
 
-std::string digits_field(const json& cmd, const char* key, bool required) {
-  if (!cmd.contains(key) || cmd[key].is_null()) {
-    if (required) throw EngineError("E_COMMAND_FIELD", key, "is required");
-    return {};
-  }
-  if (!cmd[key].is_string())
-    throw EngineError("E_COMMAND_FIELD", key, "must be a string of digits");
-  const std::string s = cmd[key].get<std::string>();
-  if ((required && s.empty()) || s.size() > 30 ||
-      s.find_first_not_of("0123456789") != std::string::npos)
-    throw EngineError("E_COMMAND_FIELD", key, "must be 1 to 30 digits, not \"" + s + "\"");
-  return s;
-}
-
 void Ss7Stack::check_place(json& cmd) {
-  digits_field(cmd, "called", true);
-  digits_field(cmd, "calling", false);
+  digits_field(cmd, "called", true, 30);
+  digits_field(cmd, "calling", false, 30);
   int v;
   for (const char* key : {"calledType", "callingType"}) {
     if (cmd.contains(key) &&
