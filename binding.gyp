@@ -11,11 +11,13 @@
         'native/src/dahdi.cc',
         'native/src/engine.cc',
         'native/src/engine_napi.cc',
+        'native/src/media.cc',
         'native/src/pcap.cc',
         'native/src/pri.cc',
         'native/src/r2.cc',
         'native/src/spans.cc',
         'native/src/ss7.cc',
+        'native/src/wav.cc',
       ],
       'dependencies': [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

@@ -179,6 +179,7 @@ std::string sys(const char* what) { return std::string(what) + ": " + std::strer
 struct Port {
   int pos = 0;     // port number on the card (DAHDI channel position on the span)
   int channo = 0;  // DAHDI channel number
+  bool media = false;  // the media layer has the bearer: audio is left alone until it returns
   int fd = -1;
   int law = DAHDI_LAW_MULAW;
   bool failed = false;   // the descriptor hung up (card removed, simulator gone): no longer polled
@@ -278,6 +279,8 @@ class AnalogStack final : public Stack {
   void on_close() override;
   json on_check(json& cmd) override;
   json on_snapshot() override;
+  bool holds_bearer(int channo) const override;
+  int on_bearer(int channo, bool lend) override;
 
  private:
   // Configuration.
@@ -571,8 +574,8 @@ void AnalogStack::on_poll_set(std::vector<pollfd>& fds) {
     short events = 0;
     if (!p->failed) {
       events = POLLPRI;
-      if (p->reading) events |= POLLIN;
-      if (p->transmitting()) events |= POLLOUT;
+      if (p->reading && !p->media) events |= POLLIN;
+      if (p->transmitting() && !p->media) events |= POLLOUT;
     }
     fds.push_back({p->failed ? -1 : p->fd, events, 0});
   }
@@ -591,8 +594,8 @@ void AnalogStack::on_poll(const std::vector<pollfd>& fds) {
       continue;
     }
     if (re & (POLLPRI | POLLERR)) drain_events(p);
-    if ((re & POLLIN) && p.reading) read_audio(p);
-    if ((re & POLLOUT) && p.transmitting()) write_audio(p);
+    if ((re & POLLIN) && p.reading && !p.media) read_audio(p);
+    if ((re & POLLOUT) && p.transmitting() && !p.media) write_audio(p);
   }
 }
 
@@ -667,7 +670,28 @@ void AnalogStack::stop_reading(Port& p) {
   p.cid_rx = nullptr;
 }
 
+bool AnalogStack::holds_bearer(int channo) const {
+  for (const auto& p : ports_)
+    if (p->channo == channo) return true;
+  return false;
+}
+
+int AnalogStack::on_bearer(int channo, bool lend) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& p : ports_) {
+    if (p->channo != channo) continue;
+    p->media = lend;
+    if (!lend && p->reading) {
+      int what = DAHDI_FLUSH_READ;
+      ioctl(p->fd, DAHDI_FLUSH, &what);
+    }
+    return p->fd;
+  }
+  return -1;
+}
+
 void AnalogStack::read_audio(Port& p) {
+  if (p.media) return;
   uint8_t buf[kBlock];
   int16_t amp[kBlock];
   // Bounded: a port that always has data must not starve the others.
@@ -733,6 +757,7 @@ bool AnalogStack::generate(Port& p) {
 }
 
 void AnalogStack::write_audio(Port& p) {
+  if (p.media) return;
   for (int n = 0; n < 2 * kNumBufs; ++n) {
     if (!p.out_pending && !generate(p)) return;
     const ssize_t w = ::write(p.fd, p.out, kBlock);

@@ -122,6 +122,7 @@ json Call::event(const char* name) const {
   json j = {{"event", name}, {"call", id}};
   if (span) j["span"] = span;
   if (timeslot) j["channel"] = timeslot;
+  if (channo) j["dahdiChannel"] = channo;
   if (cic >= 0) j["cic"] = cic;
   return j;
 }

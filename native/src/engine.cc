@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 
+#include "media.h"
 #include "pcap.h"
 
 namespace switchboard {
@@ -181,6 +182,21 @@ Stack::~Stack() {
 
 bool Stack::trace_params(int, int&, bool&) const { return false; }
 
+bool Stack::holds_bearer(int) const { return false; }
+
+int Stack::on_bearer(int, bool) { return -1; }
+
+void Stack::lend_bearer(int channo, bool lend) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back({{"op", "_bearer"}, {"dahdiChannel", channo}, {"lend", lend}});
+  }
+  const uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) {
+    // The trunk's loop polls at least every 100 ms and sees the queue then.
+  }
+}
+
 json Stack::submit(json cmd) {
   json result = on_check(cmd);
   {
@@ -266,6 +282,13 @@ void Stack::loop() {
     }
     for (const json& cmd : commands) {
       try {
+        if (cmd["op"] == "_bearer") {
+          const int channo = cmd["dahdiChannel"].get<int>();
+          const bool lend = cmd["lend"].get<bool>();
+          const int fd = on_bearer(channo, lend);
+          if (lend && engine_.media()) engine_.media()->adopt(channo, fd);
+          continue;
+        }
         on_command(cmd);
       } catch (const EngineError& e) {
         json ev = {{"event", "error"}, {"code", e.code}, {"message", e.what()}};
@@ -330,13 +353,20 @@ void Engine::start(const json& config) {
                               " and " + t->name());
     }
   }
+  auto media = std::make_unique<Media>(*this);
+  media->configure(config);
   trunks_ = std::move(trunks);
+  media_ = std::move(media);
   running_ = true;
   for (auto& t : trunks_) t->start();
+  media_->start();
 }
 
 void Engine::stop() {
+  // Media first: it lets go of the bearers the trunks lent it before the trunks close them.
+  if (media_) media_->stop();
   for (auto& t : trunks_) t->stop();
+  media_.reset();
   trunks_.clear();
   running_ = false;
   std::lock_guard<std::mutex> lock(calls_mu_);
@@ -361,6 +391,7 @@ json Engine::command(json cmd) {
   if (!cmd.is_object()) throw EngineError("E_COMMAND_FIELD", "", "a command is an object");
   if (!cmd.contains("op") || !cmd["op"].is_string())
     throw EngineError("E_COMMAND_FIELD", "op", "is required");
+  if (Media::is_media_op(cmd["op"].get<std::string>())) return media_->submit(std::move(cmd));
   Stack* stack = nullptr;
   if (cmd.contains("call")) {
     const uint64_t id = call_field(cmd);
@@ -384,6 +415,7 @@ json Engine::command(json cmd) {
 json Engine::snapshot() {
   json out = {{"trunks", json::array()}, {"traces", json::array()}};
   for (auto& t : trunks_) out["trunks"].push_back(t->snapshot());
+  if (media_) out["media"] = media_->snapshot();
   std::lock_guard<std::mutex> lock(traces_mu_);
   for (auto& [span, tr] : traces_)
     out["traces"].push_back({{"span", span},
@@ -396,6 +428,15 @@ json Engine::snapshot() {
 
 void Engine::emit(json event) {
   event["time"] = wall_ms();
+  // The media layer follows calls: it learns their bearers and ends their media on release.
+  if (media_ && event.contains("call")) {
+    static const std::set<std::string> call_events = {"offered",  "dialing",  "proceeding",
+                                                      "alerting", "progress", "answered",
+                                                      "released"};
+    const auto it = event.find("event");
+    if (it != event.end() && it->is_string() && call_events.count(it->get<std::string>()))
+      media_->on_call_event(event);
+  }
   bool first;
   {
     std::lock_guard<std::mutex> lock(events_mu_);
@@ -420,6 +461,18 @@ void Engine::bind_call(uint64_t call, Stack* stack) {
 void Engine::unbind_call(uint64_t call) {
   std::lock_guard<std::mutex> lock(calls_mu_);
   calls_.erase(call);
+}
+
+Stack* Engine::stack_for_call(uint64_t call) {
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  auto it = calls_.find(call);
+  return it == calls_.end() ? nullptr : it->second;
+}
+
+Stack* Engine::bearer_holder(int channo) {
+  for (auto& t : trunks_)
+    if (t->holds_bearer(channo)) return t.get();
+  return nullptr;
 }
 
 void Engine::trace_start(int span, size_t max_bytes) {

@@ -34,6 +34,7 @@ class EngineError : public std::runtime_error {
 };
 
 class Engine;
+class Media;
 class Trace;
 
 // Milliseconds on the monotonic clock (protocol timers never follow wall-clock changes).
@@ -71,6 +72,13 @@ class Stack {
   void start();
   void stop();
 
+  // Media. Whether this trunk holds the descriptor of DAHDI channel `channo` (MFC-R2 and
+  // analog trunks do; PRI and SS7 bearers are opened by the media layer). Constant after open().
+  virtual bool holds_bearer(int channo) const;
+  // Queues the hand-over of that descriptor to the media layer (lend), which receives it
+  // through Media::adopt on the trunk's thread, or its return (lend false). Any thread.
+  void lend_bearer(int channo, bool lend);
+
  protected:
   // Trunk-thread hooks.
   virtual void on_poll_set(std::vector<pollfd>& fds) = 0;
@@ -80,6 +88,9 @@ class Stack {
   virtual void on_timers() = 0;
   virtual void on_command(const json& cmd) = 0;
   virtual void on_close() = 0;
+  // Stop (lend) or resume (give back) using the audio of a bearer this trunk holds; returns its
+  // descriptor, -1 when the trunk has no such channel.
+  virtual int on_bearer(int channo, bool lend);
   // JavaScript-thread hooks.
   // Validates a command (throws EngineError) and returns its immediate result.
   virtual json on_check(json& cmd) = 0;
@@ -138,6 +149,10 @@ class Engine {
   uint64_t new_call_id() { return ++last_call_; }
   void bind_call(uint64_t call, Stack* stack);
   void unbind_call(uint64_t call);
+  // The trunk carrying a call (nullptr when it has ended), and the trunk holding a bearer.
+  Stack* stack_for_call(uint64_t call);
+  Stack* bearer_holder(int channo);
+  Media* media() { return media_.get(); }
 
   // Signalling traces per span (pcap in memory).
   void trace_start(int span, size_t max_bytes);
@@ -153,6 +168,7 @@ class Engine {
 
   std::function<void()> deliver_;
   std::vector<std::unique_ptr<Stack>> trunks_;
+  std::unique_ptr<Media> media_;
   bool running_ = false;
   std::mutex events_mu_;
   std::vector<json> events_;

@@ -191,6 +191,7 @@ struct R2Channel {
   bool seized = false;          // an incoming seizure not yet offered (MF in progress)
   bool dead = false;            // the descriptor failed: no longer polled
   bool reading = false;         // bearer audio read (MF detection, call audio): only while busy
+  bool media = false;           // lent to the media layer: openr2 reads nothing until it returns
   uint64_t call = 0;
   // openr2's own state names, refreshed after each turn of the channel.
   std::string r2_state, mf_state, mf_group, call_state, rx_cas, tx_cas;
@@ -245,6 +246,8 @@ class R2Stack final : public Stack {
   void on_close() override;
   json on_check(json& cmd) override;
   json on_snapshot() override;
+  bool holds_bearer(int channo) const override;
+  int on_bearer(int channo, bool lend) override;
 
  private:
   void read_config();
@@ -257,6 +260,7 @@ class R2Stack final : public Stack {
   void refresh(R2Channel& ch);
   void refresh_remote_block(R2Channel& ch);
   void set_reading(R2Channel& ch, bool on);
+  void apply_reading(R2Channel& ch, bool on);
   R2Channel* channel_at(int timeslot);
   R2Call* call_on(R2Channel& ch);
   R2Call* call_by_id(uint64_t id);
@@ -627,7 +631,8 @@ void R2Stack::on_poll_set(std::vector<pollfd>& fds) {
   polled_.clear();
   for (auto& ch : channels_) {
     if (ch->dead) continue;
-    fds.push_back({ch->fd, static_cast<short>(ch->reading ? POLLIN | POLLPRI : POLLPRI), 0});
+    const bool read = ch->reading && !ch->media;
+    fds.push_back({ch->fd, static_cast<short>(read ? POLLIN | POLLPRI : POLLPRI), 0});
     polled_.push_back(ch.get());
   }
 }
@@ -708,6 +713,11 @@ void R2Stack::refresh_remote_block(R2Channel& ch) {
 void R2Stack::set_reading(R2Channel& ch, bool on) {
   if (on == ch.reading) return;
   ch.reading = on;
+  if (ch.media) return;  // applied when the media layer gives the bearer back
+  apply_reading(ch, on);
+}
+
+void R2Stack::apply_reading(R2Channel& ch, bool on) {
   if (on) {
     int what = DAHDI_FLUSH_READ;
     ioctl(ch.fd, DAHDI_FLUSH, &what);
@@ -715,6 +725,25 @@ void R2Stack::set_reading(R2Channel& ch, bool on) {
   } else {
     openr2_chan_disable_read(ch.chan);
   }
+}
+
+bool R2Stack::holds_bearer(int channo) const {
+  for (const auto& ch : channels_)
+    if (ch->channo == channo) return true;
+  return false;
+}
+
+// While a call's audio is lent, openr2 reads nothing (the call is past its MF phase; CAS
+// still arrives by DAHDI events, which this thread keeps polling).
+int R2Stack::on_bearer(int channo, bool lend) {
+  for (auto& ch : channels_) {
+    if (ch->channo != channo) continue;
+    if (lend == ch->media) return ch->fd;
+    if (ch->reading) apply_reading(*ch, !lend);
+    ch->media = lend;
+    return ch->fd;
+  }
+  return -1;
 }
 
 R2Channel* R2Stack::channel_at(int timeslot) {

@@ -3,6 +3,9 @@
 
 import { isErrorCode, SwitchboardError } from '../core/errors.ts';
 import { addonPath, loadRaw } from './addon.ts';
+import type { MediaCommand, MediaEvent, MediaSnapshot } from './media.ts';
+
+export type { MediaCommand, MediaEvent, MediaSnapshot } from './media.ts';
 
 /** Trunk signalling, in chan_dahdi's words (fxo_ks: FXO signalling, i.e. an FXS port feeding a phone). */
 export type Signalling =
@@ -24,6 +27,10 @@ export interface EngineTrunk {
 
 export interface EngineConfig {
   trunks: EngineTrunk[];
+  media?: {
+    /** Tone zone for tones and progress-tone detection (us, uk, cn, itu ...); default itu. */
+    zone?: string;
+  };
 }
 
 /** Type of number (Q.931 / ISUP nature of address), in installer words. */
@@ -65,7 +72,8 @@ export type EngineCommand =
       cic?: number;
       /** SS7: a CIC range ending here (group reset GRS, group blocking CGB/CGU). */
       lastCic?: number;
-    };
+    }
+  | MediaCommand;
 
 interface CallEventBase {
   trunk: string;
@@ -143,7 +151,8 @@ export type EngineEvent =
       level: 'debug' | 'info' | 'warn' | 'error';
       message: string;
       kind?: string;
-    };
+    }
+  | MediaEvent;
 
 export type ChannelState =
   | 'idle'
@@ -191,6 +200,14 @@ export interface SnapshotTrunk {
 export interface EngineSnapshot {
   trunks: SnapshotTrunk[];
   traces: { span: number; running: boolean; frames: number; dropped: number; bytes: number }[];
+  media: MediaSnapshot;
+}
+
+export interface CommandResult {
+  call?: number;
+  play?: number;
+  record?: number;
+  [k: string]: unknown;
 }
 
 interface RawEngine {
@@ -248,9 +265,12 @@ export class Engine {
     return JSON.parse(this.#raw.stop()) as EngineEvent[];
   }
 
-  /** Checks and queues a command. `place` returns the new call's id. */
-  command(cmd: EngineCommand): { call?: number } {
-    return JSON.parse(wrap(() => this.#raw.command(JSON.stringify(cmd)))) as { call?: number };
+  /**
+   * Checks and queues a command. `place` returns the new call's id; play, tone and sendDtmf
+   * return `play`, record returns `record` (the ids their done events carry).
+   */
+  command(cmd: EngineCommand): CommandResult {
+    return JSON.parse(wrap(() => this.#raw.command(JSON.stringify(cmd)))) as CommandResult;
   }
 
   snapshot(): EngineSnapshot {

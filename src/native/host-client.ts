@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../runtime/paths.ts';
 import { startProcess } from '../runtime/process.ts';
-import type { EngineCommand, EngineConfig, EngineSnapshot } from './engine.ts';
+import type { CommandResult, EngineCommand, EngineConfig, EngineSnapshot } from './engine.ts';
 
 export type Line = Record<string, unknown>;
 
@@ -14,7 +14,7 @@ export interface Host {
   lines: Line[];
   events(pred?: (e: Line) => boolean): Line[];
   /** Sends an engine command; resolves with its result, rejects with the engine's error (code, field). */
-  command(cmd: EngineCommand): Promise<{ call?: number }>;
+  command(cmd: EngineCommand): Promise<CommandResult>;
   request(op: string, fields?: Record<string, unknown>): Promise<unknown>;
   snapshot(): Promise<EngineSnapshot>;
   /** The span's capture as a pcap file. */
@@ -80,7 +80,7 @@ export async function startEngineHost(
   return {
     lines: p.lines,
     events: (pred = () => true) => p.lines.filter((l) => typeof l.event === 'string' && pred(l)),
-    command: (cmd) => request('command', { cmd }) as Promise<{ call?: number }>,
+    command: (cmd) => request('command', { cmd }) as Promise<CommandResult>,
     request,
     snapshot: () => request('snapshot') as Promise<EngineSnapshot>,
     trace: async (span) => Buffer.from((await request('traceRead', { span })) as string, 'base64'),
