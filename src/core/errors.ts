@@ -32,7 +32,8 @@ export const ERROR_CODES = {
   E_CALL_STATE: 'the call is not in a state that allows the command',
   E_TRACE: 'a signalling trace cannot be started, stopped or read on that span',
   E_PROMPT_MISSING: 'a prompt file does not exist or cannot be read',
-  E_PROMPT_FORMAT: 'a prompt file is not a WAV the media layer can play (8 kHz mono A-law, µ-law or 16-bit PCM)',
+  E_PROMPT_FORMAT:
+    'a prompt file is not a WAV the media layer can play (8 kHz mono A-law, µ-law or 16-bit PCM)',
   E_RECORD_FILE: 'a recording file cannot be created or written',
   E_BENCH_UNKNOWN: 'no benchmark has that name',
   E_BENCH_INVALID: 'a benchmark module does not export run()',
