@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The addon's AddressSanitizer/UBSan build (build/asan) carrying PRI, SS7 and MFC-R2 calls and traces.
+// The addon's AddressSanitizer/UBSan build (build/asan) carrying PRI, SS7 and MFC-R2 calls, traces and media.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EngineTrunk } from '../src/native/engine.ts';
 import { repoRoot } from '../src/runtime/paths.ts';
 import { renderSystemConf } from '../src/sim/dahdiconf.ts';
 import { E1_PAIR, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 import { type Host, type Line, startHost } from './helpers/engine.ts';
+import { sinePcm, writeWav } from './helpers/wav.ts';
 
 const asanAddon = `${repoRoot}build/asan/switchboard.node`;
 // Node itself is not sanitized: the ASan runtime is preloaded ahead of the simulator's preload.
@@ -113,6 +115,74 @@ describe('the sanitizer build of the addon', () => {
     await callThrough(a, 'pc1', b);
     await a.command({ op: 'block', trunk: 'pc1', cic: 5 });
     await b.waitEvent((e) => e.event === 'channel' && e.cic === 5 && e.state === 'blocked', 30_000);
+  });
+
+  test('media: prompts, recordings, DTMF, a conference, the time-slot switch and a release mid-play', async () => {
+    sim = await sanitizedSim(renderSystemConf(E1_PAIR));
+    const dir = sim.dir;
+    const [net, cpe] = await pair(
+      { name: 'net', signalling: 'pri_net', span: 1, switchtype: 'euroisdn' },
+      { name: 'cpe', signalling: 'pri_cpe', span: 2, switchtype: 'euroisdn' },
+    );
+    await net.waitEvent((e) => e.event === 'link' && e.state === 'up', 30_000);
+    await cpe.waitEvent((e) => e.event === 'link' && e.state === 'up', 30_000);
+    const calls: { net: number; cpe: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { call } = await net.command({ op: 'place', trunk: 'net', called: `90${i}` });
+      const offered = await cpe.waitEvent(
+        (e) => e.event === 'offered' && e.called === `90${i}`,
+        30_000,
+      );
+      await cpe.command({ op: 'answer', call: offered.call as number });
+      await net.waitEvent(is('answered', call), 30_000);
+      calls.push({ net: call as number, cpe: offered.call as number });
+    }
+    const [c0, c1, c2] = calls as [
+      { net: number; cpe: number },
+      { net: number; cpe: number },
+      { net: number; cpe: number },
+    ];
+    const prompt = writeWav(join(dir, 'p.wav'), 'pcm16', sinePcm(700, 1500));
+    await cpe.command({
+      op: 'record',
+      call: c0.cpe,
+      file: join(dir, 'r.wav'),
+      direction: 'both',
+      stereo: true,
+    });
+    await net.command({ op: 'play', call: c0.net, files: [prompt, prompt] });
+    await net.command({ op: 'sendDtmf', call: c1.net, digits: '159#' });
+    await net.command({
+      op: 'detect',
+      call: c2.net,
+      progress: true,
+      zone: 'cn',
+      fax: true,
+      amd: true,
+    });
+    await cpe.command({ op: 'tone', call: c2.cpe, tone: 'busy', zone: 'cn' });
+    await net.waitEvent(is('playDone', c0.net), 30_000);
+    for (let i = 0; i < 4; i++) await cpe.waitEvent(is('dtmf', c1.cpe), 30_000);
+    await net.command({
+      op: 'confCreate',
+      conference: 'k',
+      parties: [{ call: c0.net }, { call: c1.net }],
+    });
+    await net.command({ op: 'confJoin', conference: 'k', call: c2.net, talk: false });
+    await net.command({ op: 'confSet', call: c2.net, whisperTo: { call: c0.net } });
+    await new Promise((r) => setTimeout(r, 500));
+    await net.command({ op: 'confLeave', call: c0.net });
+    await net.command({ op: 'confDestroy', conference: 'k' });
+    await net.command({ op: 'connect', a: { call: c0.net }, b: { call: c1.net } });
+    await new Promise((r) => setTimeout(r, 300));
+    await net.command({ op: 'disconnect', call: c1.net });
+    await net.command({ op: 'play', call: c2.net, files: [prompt] }).catch(() => undefined);
+    await net.command({ op: 'record', call: c2.net, file: join(dir, 'cut.wav') });
+    for (const c of calls) await net.command({ op: 'release', call: c.net });
+    await cpe.waitEvent(is('recordDone', c0.cpe), 30_000);
+    await net.waitEvent(is('recordDone', c2.net), 30_000);
+    const snap = await net.snapshot();
+    assert.equal(snap.media.legs.length, 0, 'every leg ended with its call');
   });
 
   test('MFC-R2: an ITU call ours to ours', async () => {

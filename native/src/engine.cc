@@ -286,7 +286,7 @@ void Stack::loop() {
           const int channo = cmd["dahdiChannel"].get<int>();
           const bool lend = cmd["lend"].get<bool>();
           const int fd = on_bearer(channo, lend);
-          if (lend && engine_.media()) engine_.media()->adopt(channo, fd);
+          if (lend && engine_.media()) engine_.media()->adopt(channo, fd, this);
           continue;
         }
         on_command(cmd);

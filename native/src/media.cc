@@ -252,7 +252,7 @@ class MediaLayer {
   json submit(json cmd);
   json snapshot();
   void on_call_event(const json& ev);
-  void adopt(int channo, int fd);
+  void adopt(int channo, int fd, Stack* from);
 
  private:
   // Command handlers, called with mu_ held after what can fail without the lock was prepared.
@@ -480,10 +480,13 @@ int MediaLayer::prepare_leg(const json& where, const std::string& pre) {
   return channo;
 }
 
-void MediaLayer::adopt(int channo, int fd) {
+void MediaLayer::adopt(int channo, int fd, Stack* from) {
   std::lock_guard<std::mutex> lock(mu_);
   Leg* leg = leg_at(channo);
-  if (!leg) return;
+  if (!leg || leg->adopted || leg->lender != from) {
+    if (fd >= 0) from->lend_bearer(channo, false);
+    return;
+  }
   leg->adopted = true;
   leg->fd = fd;
   if (fd >= 0) {
@@ -1513,6 +1516,6 @@ void Media::stop() { impl_->stop(); }
 json Media::submit(json cmd) { return impl_->submit(std::move(cmd)); }
 json Media::snapshot() { return impl_->snapshot(); }
 void Media::on_call_event(const json& ev) { impl_->on_call_event(ev); }
-void Media::adopt(int channo, int fd) { impl_->adopt(channo, fd); }
+void Media::adopt(int channo, int fd, Stack* from) { impl_->adopt(channo, fd, from); }
 
 }  // namespace switchboard

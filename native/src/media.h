@@ -52,8 +52,9 @@ class Media {
 
   // Any thread: call events as the engine emits them (learns channels, ends media on release).
   void on_call_event(const json& ev);
-  // A trunk thread hands over the descriptor of a bearer it lent (fd -1: it could not).
-  void adopt(int channo, int fd);
+  // A trunk thread hands over the descriptor of a bearer it lent (fd -1: it could not). When
+  // the leg is gone by then (the call ended meanwhile), the bearer goes straight back.
+  void adopt(int channo, int fd, Stack* from);
 
  private:
   std::unique_ptr<MediaLayer> impl_;
