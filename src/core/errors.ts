@@ -31,13 +31,22 @@ export const ERROR_CODES = {
   E_CHANNEL_BUSY: 'the channel or CIC cannot take a call now (busy, blocked, in alarm)',
   E_CALL_STATE: 'the call is not in a state that allows the command',
   E_TRACE: 'a signalling trace cannot be started, stopped or read on that span',
-  E_PROMPT_MISSING: 'a prompt file does not exist or cannot be read',
-  E_PROMPT_FORMAT:
-    'a prompt file is not a WAV the media layer can play (8 kHz mono A-law, µ-law or 16-bit PCM)',
   E_RECORD_FILE: 'a recording file cannot be created or written',
   E_BENCH_UNKNOWN: 'no benchmark has that name',
   E_BENCH_INVALID: 'a benchmark module does not export run()',
   E_COMMAND: 'a command run on behalf of the user could not be started',
+  E_PROMPT_MISSING: 'a prompt file, or a prompt name in the prompt sets, does not exist',
+  E_PROMPT_FORMAT:
+    'a prompt file is not audio the media thread can play, or an upload cannot be decoded',
+  E_PROMPT_TOO_LONG: 'a prompt is longer than the longest prompt accepted',
+  E_PROMPT_NAME: 'a prompt name or language is not a plain name inside the prompt directory',
+  E_PROMPT_IO: 'a prompt file cannot be read or written (permissions, a directory, disk full)',
+  E_TTS_INPUT: 'text-to-speech input is wrong (empty or too long text, speed out of range)',
+  E_TTS_VOICE: 'espeak-ng has no voice of that name',
+  E_TTS: 'espeak-ng or sox failed to render text-to-speech',
+  E_SAY_INPUT:
+    'a number, digit string, date or time cannot be spoken (not an integer, out of range, invalid date)',
+  E_SAY_LANG: 'there are no rules for speaking numbers, dates and times in that language',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
