@@ -65,6 +65,9 @@ describe('cli', () => {
       'sim status': ['--json', '--channels SPAN'],
       'sim fault': ['los', 'ais', 'rai', 'errors RATE', 'slip PPM', 'clear'],
       'sim run': ['CMD', 'ARGS'],
+      'prompts import': ['SOURCE NAME', '--dir DIR', '--format FORMAT'],
+      'prompts tts': ['--cache DIR', '--voice VOICE', '--voices'],
+      'prompts say': ['KIND VALUE', '--lang LANG'],
       bench: ['NAME'],
     };
     for (const [name, words] of Object.entries(expect)) {
@@ -75,8 +78,16 @@ describe('cli', () => {
 
   it('rejects wrong usage with exit 2 and a pointer to --help', async () => {
     const cases: [string[], RegExp][] = [
-      [['frobnicate'], /^error: unknown command "frobnicate"; commands: start, sim, bench/],
+      [
+        ['frobnicate'],
+        /^error: unknown command "frobnicate"; commands: start, sim, prompts, bench/,
+      ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
+      [['prompts', 'explode'], /^error: unknown prompts command "explode"/],
+      [
+        ['prompts', 'say', 'weight', '5'],
+        /^error: KIND "weight" is not one of number, digits, date, time/,
+      ],
       [
         ['sim', 'up', '--bogus'],
         /^error: Unknown option '--bogus'.*see `switchboard sim up --help`/,

@@ -4,11 +4,18 @@
 import { isSwitchboardError } from '../core/errors.ts';
 import { benchCommand } from './bench.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
+import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
 
 /** Every command, for dispatch and for the help tests. */
-export const commands: Command[] = [startCommand, ...simCommands, benchCommand];
+export const commands: Command[] = [startCommand, ...simCommands, ...promptCommands, benchCommand];
+
+/** Commands that come in groups: `switchboard GROUP COMMAND`. */
+const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
+  sim: { commands: simCommands, help: () => simHelp() },
+  prompts: { commands: promptCommands, help: () => promptsHelp() },
+};
 
 const SIM_DIR_NOTE =
   'Every sim command takes --dir DIR (default $SWITCHBOARD_SIM_DIR or /run/switchboard-sim).';
@@ -31,6 +38,14 @@ export function simHelp(): string {
   );
 }
 
+export function promptsHelp(): string {
+  return groupHelp(
+    'switchboard prompts COMMAND [options]',
+    'Voice prompts: check, import and convert audio files, text-to-speech, spoken numbers.',
+    promptCommands,
+  );
+}
+
 function isHelp(arg: string | undefined): boolean {
   return arg === '--help' || arg === '-h' || arg === 'help';
 }
@@ -42,21 +57,23 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
     (first === undefined ? io.err : io.out)(topHelp());
     return first === undefined ? 2 : 0;
   }
-  if (first === 'sim') {
+  const group = Object.hasOwn(GROUPS, first) ? GROUPS[first] : undefined;
+  if (group) {
     if (second === undefined || isHelp(second)) {
-      (second === undefined ? io.err : io.out)(simHelp());
+      (second === undefined ? io.err : io.out)(group.help());
       return second === undefined ? 2 : 0;
     }
-    const cmd = simCommands.find((c) => c.name === `sim ${second}`);
+    const cmd = group.commands.find((c) => c.name === `${first} ${second}`);
     if (!cmd)
       throw usageError(
-        'sim',
-        `unknown sim command "${second}"; sim commands: ${simCommands.map((c) => c.name.slice(4)).join(', ')}`,
+        first,
+        `unknown ${first} command "${second}"; ${first} commands: ${group.commands.map((c) => c.name.slice(first.length + 1)).join(', ')}`,
       );
     return { cmd, rest: argv.slice(2) };
   }
   const cmd = commands.find((c) => c.name === first);
-  if (!cmd) throw usageError('', `unknown command "${first}"; commands: start, sim, bench`);
+  if (!cmd)
+    throw usageError('', `unknown command "${first}"; commands: start, sim, prompts, bench`);
   return { cmd, rest: argv.slice(1) };
 }
 
