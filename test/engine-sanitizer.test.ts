@@ -151,6 +151,7 @@ describe('the sanitizer build of the addon', () => {
       stereo: true,
     });
     await net.command({ op: 'play', call: c0.net, files: [prompt, prompt] });
+    await cpe.command({ op: 'detect', call: c1.cpe, dtmf: true });
     await net.command({ op: 'sendDtmf', call: c1.net, digits: '159#' });
     await net.command({
       op: 'detect',

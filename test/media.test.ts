@@ -311,6 +311,12 @@ describe('media over a PRI call on a simulated E1 cable', () => {
       'E_COMMAND_FIELD',
       'amd.greeting',
     );
+    await rejects(net.command({ op: 'echo', call: c.net, taps: 100 }), 'E_COMMAND_FIELD', 'taps');
+    // Echo cancellation is switched through DAHDI's ioctl and shows in the snapshot.
+    assert.deepEqual(await net.command({ op: 'echo', call: c.net, taps: 256 }), { taps: 256 });
+    const leg = (await net.snapshot()).media.legs.find((l) => l.call === c.net);
+    assert.equal(leg?.echoTaps, 256);
+    await net.command({ op: 'echo', call: c.net, taps: 0 });
     // The call and its media still work: a China busy tone goes out and is recognised.
     await cpe.command({ op: 'detect', call: c.cpe, progress: true, zone: 'cn' });
     await net.command({ op: 'tone', call: c.net, tone: 'busy' });

@@ -858,7 +858,9 @@ json MediaLayer::op_echo(Leg& leg, const json& cmd) {
 // @@REST@@
 json MediaLayer::op_conference(const std::string& op, const json& cmd) {
   const std::string name = cmd_string(cmd, "conference", "");
-  if (op != "confSet" && (name.empty() || name.size() > 64))
+  // confLeave and confSet find the conference from the party.
+  const bool named = op == "confCreate" || op == "confJoin" || op == "confDestroy";
+  if ((named && name.empty()) || name.size() > 64)
     throw field_error("conference", "must be a name of 1 to 64 characters");
 
   // The parties this command brings, as legs (opened or borrowed before the lock is taken).
