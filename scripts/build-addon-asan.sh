@@ -19,5 +19,5 @@ g++ -std=c++17 -Wall -Wextra -Werror -fPIC -shared \
   -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DBUILDING_NODE_EXTENSION \
   -I"$nodedir/include/node" -I"$(node -p "require('node-addon-api').include_dir")" \
   native/src/*.cc -o "$out.tmp" \
-  -lpri -lss7 -lopenr2 -lspandsp -lpthread
+  -lpri -lss7 -lopenr2 -lspandsp -ltonezone -lpthread
 mv "$out.tmp" "$out"

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include "dsp_napi.h"
 #include "engine_napi.h"
 #include "spans.h"
 
@@ -11,6 +12,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spans", Napi::Function::New(env, switchboard::Spans, "spans"));
   switchboard::InitEngine(env, exports);
+  switchboard::InitDsp(env, exports);
   return exports;
 }
 

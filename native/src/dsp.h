@@ -9,10 +9,21 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace switchboard::dsp {
+
+// A refused argument (an unknown zone, an AMD parameter out of range ...): `field` names it as the
+// JavaScript options do (`zone`, `amd.greeting`), so the addon can say which field is at fault.
+class DspError : public std::runtime_error {
+ public:
+  DspError(const std::string& field, const std::string& message)
+      : std::runtime_error(field + ": " + message), field(field), detail(message) {}
+  std::string field;
+  std::string detail;  // the message without the field
+};
 
 constexpr int kRate = 8000;
 constexpr int kBlock = 160;  // samples in 20 ms, the media thread's block
@@ -32,11 +43,17 @@ struct ToneSegment {
   int f1 = 0, f2 = 0;       // Hz; f2 0 for a single frequency
   int level1 = -13, level2 = -13;  // dBm0
   int ms = 0;
+  // DAHDI's "f1*f2": f1 amplitude-modulated at f2 Hz (about 22 % deep, as DAHDI plays it);
+  // level2 is then unused.
+  bool am = false;
 };
 struct Tone {
   std::string name;  // dial, busy, ringback, congestion, callwaiting, dialrecall, record, sit, stutter
   std::vector<ToneSegment> segments;
   bool repeat = true;
+  // When `repeat`: the segment the cadence loops back to. The ones before it (marked '!' in
+  // DAHDI's zone data) play once, as a prefix (for example a stutter before a steady tone).
+  size_t first_repeated = 0;
 };
 // A country's tones, after DAHDI's zone data (libtonezone) and ITU-T E.180 Supplement 2:
 // every zone libtonezone knows, by its two-letter name ("us", "uk", "cn", "de" ...), plus "itu"
@@ -62,17 +79,20 @@ struct Event {
     kDtmf,     // a DTMF digit ended: `digit`, `start` (sample index), `ms` (duration), `level`
     kDtmfStart,  // a DTMF digit began (reported as soon as it is recognised): `digit`, `start`
     kTone,     // a call-progress tone recognised by its cadence: `name` (busy, ringback ...), `start`
-    kToneEnd,  // that tone stopped: `name`, `ms` how long it was heard
+    kToneEnd,  // that tone stopped: `name`, `start` (as its kTone), `ms` how long it was heard
     kFax,      // `name` "cng" (calling fax, 1100 Hz) or "ced" (answering fax/modem, 2100 Hz)
-    kAmd,      // answering-machine verdict: `name` human|machine|notsure, `cause` as in `AmdCause`
+    kAmd,      // answering-machine verdict: `name` human|machine|notsure, `cause` INITIALSILENCE,
+               // HUMAN, LONGGREETING, MAXWORDS, MAXWORDLENGTH or TOOLONG
   };
   Kind kind;
   char digit = 0;
   std::string name;
   std::string cause;
-  int64_t start = 0;  // sample index since the detector was created
+  // Sample index since the detector was created: where the digit or tone began; for kFax and
+  // kAmd, the end of the 20 ms block in which it was recognised.
+  int64_t start = 0;
   int ms = 0;
-  double level = 0;   // dBm0
+  double level = 0;   // kDtmf: dBm0 of both frequencies, as spandsp measured them at the start
 };
 
 // Answering-machine detection from energy and cadence (the dialer's classic parameters, as
@@ -90,6 +110,19 @@ struct AmdParams {
   int silenceThreshold = 256;       // 1..32767
 };
 
+// The ranges above as a table (name, member, range, unit, meaning): the addon checks options
+// against it and reports it, so src/media/amd.ts can be tested to say the same.
+struct AmdParamSpec {
+  const char* name;
+  int AmdParams::*member;
+  int min, max;
+  const char* unit;  // ms, count or amplitude
+  const char* meaning;
+};
+const std::vector<AmdParamSpec>& amd_param_specs();
+// Throws DspError naming `prefix` + "." + the first parameter out of range.
+void check_amd_params(const AmdParams& params, const std::string& prefix = "amd");
+
 struct DetectOptions {
   bool dtmf = true;
   // Call-progress tones of `zone` (nullptr: none). Recognised by frequency and cadence, at least
@@ -102,6 +135,7 @@ struct DetectOptions {
 
 class Detector {
  public:
+  // Throws DspError for AMD parameters out of range.
   explicit Detector(const DetectOptions& options);
   ~Detector();
   Detector(const Detector&) = delete;
@@ -110,8 +144,11 @@ class Detector {
   // Processes `n` linear samples (any n; the media thread passes kBlock) and appends what was
   // recognised to `out`. Events come in the order they happened.
   void process(const int16_t* pcm, int n, std::vector<Event>& out);
-  // Restarts answering-machine detection (a new verdict is reported once).
+  // Restarts answering-machine detection (a new verdict is reported once). Throws DspError for
+  // a parameter out of range.
   void restart_amd(const AmdParams& params);
+  // Samples processed so far (the clock of every `start`).
+  int64_t position() const;
   const DetectOptions& options() const { return options_; }
 
  private:
@@ -127,6 +164,7 @@ class Generator {
   static std::unique_ptr<Generator> tone(const Tone& tone);
   // ITU-T Q.24 timing: `on_ms` of tone (>= 40), `off_ms` of silence after each digit (>= 40);
   // digits 0-9 * # A-D; `level` dBm0 of the low group (the high group 2 dB higher).
+  // Throws DspError (field `digits`, `onMs`, `offMs` or `level`) for a bad argument.
   static std::unique_ptr<Generator> dtmf(const std::string& digits, int on_ms, int off_ms,
                                          int level = -10);
   virtual ~Generator() = default;

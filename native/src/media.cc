@@ -805,31 +805,16 @@ json MediaLayer::op_detect(Leg& leg, const json& cmd) {
     } else if (a.is_object()) {
       o.amd = true;
       dsp::AmdParams p;
-      auto get = [&](const char* key, int& v, int min, int max) {
-        if (!a.contains(key)) return;
-        if (!a[key].is_number_integer() || a[key].get<int64_t>() < min ||
-            a[key].get<int64_t>() > max)
-          throw field_error(std::string("amd.") + key,
-                            describe(a[key]) + " is out of range " + std::to_string(min) + ".." +
-                                std::to_string(max));
-        v = a[key].get<int>();
-      };
-      get("initialSilence", p.initialSilence, 300, 10000);
-      get("greeting", p.greeting, 500, 10000);
-      get("afterGreetingSilence", p.afterGreetingSilence, 100, 5000);
-      get("totalAnalysisTime", p.totalAnalysisTime, 1000, 30000);
-      get("minimumWordLength", p.minimumWordLength, 20, 1000);
-      get("betweenWordsSilence", p.betweenWordsSilence, 20, 1000);
-      get("maximumNumberOfWords", p.maximumNumberOfWords, 1, 20);
-      get("maximumWordLength", p.maximumWordLength, 500, 30000);
-      get("silenceThreshold", p.silenceThreshold, 1, 32767);
       for (auto& [k, v] : a.items()) {
-        static const std::set<std::string> known = {
-            "initialSilence", "greeting", "afterGreetingSilence", "totalAnalysisTime",
-            "minimumWordLength", "betweenWordsSilence", "maximumNumberOfWords",
-            "maximumWordLength", "silenceThreshold"};
-        (void)v;
-        if (!known.count(k)) throw field_error("amd." + k, "is not an answering-machine parameter");
+        const auto& specs = dsp::amd_param_specs();
+        auto spec = std::find_if(specs.begin(), specs.end(),
+                                 [&](const dsp::AmdParamSpec& sp) { return k == sp.name; });
+        if (spec == specs.end()) throw field_error("amd." + k, "is not an answering-machine parameter");
+        if (!v.is_number_integer() || v.get<int64_t>() < spec->min || v.get<int64_t>() > spec->max)
+          throw field_error("amd." + k, describe(v) + " is out of range " +
+                                            std::to_string(spec->min) + ".." +
+                                            std::to_string(spec->max));
+        p.*(spec->member) = v.get<int>();
       }
       o.amd_params = p;
     } else {
@@ -1515,7 +1500,13 @@ Media::~Media() = default;
 void Media::configure(const json& config) { impl_->configure(config); }
 void Media::start() { impl_->start(); }
 void Media::stop() { impl_->stop(); }
-json Media::submit(json cmd) { return impl_->submit(std::move(cmd)); }
+json Media::submit(json cmd) {
+  try {
+    return impl_->submit(std::move(cmd));
+  } catch (const dsp::DspError& e) {
+    throw EngineError("E_COMMAND_FIELD", e.field, e.detail);
+  }
+}
 json Media::snapshot() { return impl_->snapshot(); }
 void Media::on_call_event(const json& ev) { impl_->on_call_event(ev); }
 void Media::adopt(int channo, int fd, Stack* from) { impl_->adopt(channo, fd, from); }

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { isErrorCode, SwitchboardError } from '../core/errors.ts';
 import { paths } from '../runtime/paths.ts';
+import type { RawDspExports } from './dsp.ts';
 
 /** DAHDI_ALARM_* names; BIT<n> for a bit this build does not know. */
 export type DahdiAlarm =
@@ -52,7 +53,7 @@ export interface DahdiSpan {
   syncsrc: number;
 }
 
-interface RawAddon {
+interface RawAddon extends RawDspExports {
   spans(): DahdiSpan[];
   Engine: import('./engine.ts').RawEngineClass;
 }
