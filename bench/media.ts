@@ -114,8 +114,14 @@ export async function run(): Promise<object> {
     const prompt = join(dir, 'prompt.wav');
     writeFileSync(prompt, wav(bytes));
 
+    // 0. The floor: every channel open and read by the media thread, no detector, nothing sent.
+    for (const ch of chans) await host.command({ op: 'detect', dahdiChannel: ch, dtmf: false });
+    await sleep(1000);
+    const idle = await measure(host, chans.length, SECONDS);
+
     // 1. Play + record + DTMF detection on every channel.
     for (const ch of chans) {
+      await host.command({ op: 'detect', dahdiChannel: ch, dtmf: true });
       await host.command({ op: 'play', dahdiChannel: ch, files: [prompt] });
       await host.command({ op: 'record', dahdiChannel: ch, file: join(dir, `rec-${ch}.wav`) });
     }
@@ -148,9 +154,14 @@ export async function run(): Promise<object> {
       description:
         'Media-thread CPU per channel with DTMF detection, prompt playback and recording on every ' +
         'B-channel of cabled E1 spans; per party in conferences; ratios to spandsp dtmf_rx and a bare ' +
-        'sum-minus-self mixer driven directly in the same run (lower ratio is better).',
+        'sum-minus-self mixer driven directly in the same run (lower ratio is better). readOnly is ' +
+        'the floor: every channel read by the media thread through the (simulated) DAHDI API, no DSP.',
       spans: SPANS,
       seconds: SECONDS,
+      readOnly: {
+        usPerChannelSecond: round(idle.usPerLegSecond),
+        ratioToSpandspDtmf: round(idle.usPerLegSecond / ref.spandspDtmfUsPerChannelSecond),
+      },
       playRecordDetect: {
         channels: chans.length,
         usPerChannelSecond: round(us),
