@@ -6,9 +6,9 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isSwitchboardError, type SwitchboardError } from '../src/core/errors.ts';
 import { importPrompt } from '../src/media/import.ts';
 import { checkPlayable, inspectWav } from '../src/media/wav.ts';
+import { refused } from './helpers/refused.ts';
 import { fmtBody, riff, tone } from './helpers/wav.ts';
 
 let work: string;
@@ -22,22 +22,6 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function refused(
-  p: Promise<unknown>,
-  code: string,
-  field: string,
-): Promise<SwitchboardError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(isSwitchboardError(err), `not a SwitchboardError: ${err}`);
-    assert.equal(err.code, code, err.message);
-    assert.equal((err.details as { field?: string }).field, field, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code} (${field})`);
-}
 
 /** Every file under the prompt directory, hidden temporary files included. */
 async function listing(): Promise<string[]> {

@@ -6,11 +6,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isSwitchboardError, type SwitchboardError } from '../src/core/errors.ts';
 import { buildPromptSet, resolvePlaylist } from '../src/media/promptset.ts';
 import { sayNumber } from '../src/media/say.ts';
 import { renderTts } from '../src/media/tts.ts';
 import { checkPlayable } from '../src/media/wav.ts';
+import { refused } from './helpers/refused.ts';
 import { tone } from './helpers/wav.ts';
 
 let root: string;
@@ -21,22 +21,6 @@ before(async () => {
 after(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function refused(
-  p: Promise<unknown>,
-  code: string,
-  field?: string,
-): Promise<SwitchboardError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(isSwitchboardError(err), `not a SwitchboardError: ${err}`);
-    assert.equal(err.code, code, err.message);
-    if (field) assert.equal((err.details as { field?: string }).field, field, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 describe('buildPromptSet', () => {
   it('renders the missing prompts as 8 kHz A-law once, then keeps them', async () => {

@@ -16,7 +16,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isSwitchboardError, type SwitchboardError } from '../src/core/errors.ts';
 import {
   parseVoiceList,
   renderTts,
@@ -25,6 +24,7 @@ import {
   ttsVoices,
 } from '../src/media/tts.ts';
 import { checkPlayable } from '../src/media/wav.ts';
+import { refused } from './helpers/refused.ts';
 
 let work: string;
 let cacheDir: string;
@@ -36,22 +36,6 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function refused(
-  p: Promise<unknown>,
-  code: string,
-  field?: string,
-): Promise<SwitchboardError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(isSwitchboardError(err), `not a SwitchboardError: ${err}`);
-    assert.equal(err.code, code, err.message);
-    if (field) assert.equal((err.details as { field?: string }).field, field, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 describe('renderTts', () => {
   it('renders 8 kHz mono A-law whose length grows with the text', async () => {

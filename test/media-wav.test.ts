@@ -6,8 +6,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isSwitchboardError, type SwitchboardError } from '../src/core/errors.ts';
 import { checkPlayable, inspectWav } from '../src/media/wav.ts';
+import { refused } from './helpers/refused.ts';
 import { fmtBody, riff, tone } from './helpers/wav.ts';
 
 let dir: string;
@@ -21,21 +21,6 @@ after(async () => {
 });
 
 /** Asserts that `p` rejects with this code and details.field, and returns the error. */
-async function refused(
-  p: Promise<unknown>,
-  code: string,
-  field: string,
-): Promise<SwitchboardError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(isSwitchboardError(err), `not a SwitchboardError: ${err}`);
-    assert.equal(err.code, code, err.message);
-    assert.equal((err.details as { field?: string }).field, field, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code} (${field})`);
-}
 
 describe('inspectWav', () => {
   it('reads what sox writes for A-law, µ-law and PCM16 at 8 kHz', async () => {

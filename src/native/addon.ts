@@ -69,13 +69,21 @@ export function addonPath(): string {
   return process.env.SWITCHBOARD_ADDON || paths.addon;
 }
 
-/** Native errors carry `code` (and `errno`, `syscall` for system calls). */
-function wrap<T>(call: () => T): T {
+/**
+ * Calls into the addon: native errors carry `code` (and `errno`, `syscall` for system calls, or
+ * the `field` at fault for a command); they become SwitchboardError with details.field.
+ */
+export function wrap<T>(call: () => T): T {
   try {
     return call();
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (isErrorCode(code)) throw new SwitchboardError(code, (err as Error).message, { cause: err });
+    const e = err as { code?: unknown; field?: unknown; message?: string };
+    if (isErrorCode(e.code)) {
+      throw new SwitchboardError(e.code, e.message ?? String(err), {
+        cause: err,
+        details: e.field === undefined ? undefined : { field: e.field },
+      });
+    }
     throw err;
   }
 }

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The addon's per-channel DSP, typed: DTMF, call-progress tones by zone, fax tones, AMD, generators.
 
-import { isErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { AmdParamName } from '../media/amd.ts';
-import { loadRaw } from './addon.ts';
+import { loadRaw, wrap } from './addon.ts';
 
 /** Samples per second: every `start` and sample count below is at 8 kHz. */
 export const SAMPLE_RATE = 8000;
@@ -133,22 +132,6 @@ export interface RawDspExports {
     dtmf(samples: Int16Array): { digits: string; cpuNs: number };
     mix(parties: number, blocks: number): { cpuNs: number; check: number };
   };
-}
-
-/** Native errors carry `code` E_COMMAND_FIELD and the `field` at fault (`zone`, `amd.greeting`). */
-function wrap<T>(call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    const e = err as { code?: unknown; field?: unknown; message?: string };
-    if (isErrorCode(e.code)) {
-      throw new SwitchboardError(e.code, e.message ?? String(err), {
-        cause: err,
-        details: e.field === undefined ? undefined : { field: e.field },
-      });
-    }
-    throw err;
-  }
 }
 
 /**

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The signalling engine of the addon: one call API over PRI, SS7, MFC-R2 and analog trunks.
 
-import { isErrorCode, SwitchboardError } from '../core/errors.ts';
-import { addonPath, loadRaw } from './addon.ts';
+import { addonPath, loadRaw, wrap } from './addon.ts';
 import type { MediaCommand, MediaEvent, MediaSnapshot } from './media.ts';
 
 export type { MediaCommand, MediaEvent, MediaSnapshot } from './media.ts';
@@ -222,21 +221,6 @@ interface RawEngine {
 
 export interface RawEngineClass {
   new (onEvents: (batch: string) => void): RawEngine;
-}
-
-function wrap<T>(call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    const e = err as { code?: unknown; field?: unknown; message?: string };
-    if (isErrorCode(e.code)) {
-      throw new SwitchboardError(e.code, e.message ?? String(err), {
-        cause: err,
-        details: e.field === undefined ? undefined : { field: e.field },
-      });
-    }
-    throw err;
-  }
 }
 
 /**
