@@ -30,14 +30,15 @@ int64_t wall_ms() {
       .count();
 }
 
+}  // namespace
+
+// ---- configuration and command fields --------------------------------------------------------
+
 std::string describe(const json& v) {
   std::string s = v.dump();
   return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
 
-}  // namespace
-
-// ---- configuration and command fields --------------------------------------------------------
 
 int int_field(const json& obj, const char* key, const std::string& path, int min, int max,
               int fallback) {

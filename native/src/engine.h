@@ -181,6 +181,8 @@ class Engine {
 };
 
 // Helpers for reading validated configuration and command fields with errors that name them.
+// A value as an error message quotes it (JSON, cut at 60 characters).
+std::string describe(const json& v);
 int int_field(const json& obj, const char* key, const std::string& path, int min, int max, int fallback);
 int int_field(const json& obj, const char* key, const std::string& path, int min, int max);
 std::string string_field(const json& obj, const char* key, const std::string& path,

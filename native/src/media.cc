@@ -51,11 +51,6 @@ int64_t mono_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-std::string describe(const json& v) {
-  std::string s = v.dump();
-  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
-}
-
 EngineError field_error(const std::string& field, const std::string& why) {
   return EngineError("E_COMMAND_FIELD", field, why);
 }

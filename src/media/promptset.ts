@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import { langTag, promptFile, promptName } from './names.ts';
-import { type SayLang, sayLang } from './say.ts';
+import { MONTHS, type SayLang, sayLang, WEEKDAYS } from './say.ts';
 import { checkFormat, checkSpeed, checkVoice, renderSpeech } from './tts.ts';
 import { checkPlayable, type PlayableFormat } from './wav.ts';
 
@@ -57,21 +57,6 @@ const EN_ORDINALS = [
   'eighteenth',
   'nineteenth',
   'twentieth',
-];
-const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-const MONTHS = [
-  'january',
-  'february',
-  'march',
-  'april',
-  'may',
-  'june',
-  'july',
-  'august',
-  'september',
-  'october',
-  'november',
-  'december',
 ];
 const capital = (w: string) => w[0]?.toUpperCase() + w.slice(1);
 

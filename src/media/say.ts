@@ -190,8 +190,17 @@ export interface SayDateOptions {
   timeZone?: string;
 }
 
-const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-const MONTHS = [
+/** Prompt names of the days (`days/<name>`) and months (`months/<name>`), Sunday and January first. */
+export const WEEKDAYS = [
+  'sunday',
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+];
+export const MONTHS = [
   'january',
   'february',
   'march',
