@@ -38,6 +38,11 @@ stamp=node_modules/.switchboard-stamp
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -d node_modules || ! -f $stamp || $(cat "$stamp") != "$lock_sum" ]]; then
   say "installing npm packages (npm ci)"
+  # better-sqlite3 has no prebuilt binary reachable here: node-gyp builds it against the
+  # headers Node ships in /usr/include/node (it cannot download them).
+  if [[ -z ${npm_config_nodedir:-} && -f /usr/include/node/common.gypi ]]; then
+    export npm_config_nodedir=/usr
+  fi
   npm ci --no-fund --no-audit --loglevel=error
   echo "$lock_sum" >"$stamp"
 fi

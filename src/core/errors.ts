@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   E_SAY_INPUT:
     'a number, digit string, date or time cannot be spoken (not an integer, out of range, invalid date)',
   E_SAY_LANG: 'there are no rules for speaking numbers, dates and times in that language',
+  E_STORE: 'the database cannot be opened, migrated or written',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

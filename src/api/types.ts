@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// What every API plugin relies on: roles, the per-route access declaration, the audit detail.
+
+/** Roles, weakest first: each role may do everything the ones before it may. */
+export const ROLES = ['viewer', 'operator', 'installer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** True when `have` is at least `need`. */
+export function roleAtLeast(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The weakest role that may call the route. Every route declares either `role` or
+     * `public: true`; the auth plugin refuses to register one that declares neither.
+     */
+    role?: Role;
+    /** Reachable without authentication (first-run setup, login, the login page's status). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller (set by the auth plugin before the handler runs). */
+    user?: { id: number; name: string; role: Role; via: 'session' | 'token' };
+    /** What a change did, in words for the audit log (the auth plugin records it with the request). */
+    auditDetail?: Record<string, unknown>;
+  }
+}
