@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // What every API plugin relies on: roles, the per-route access declaration, the audit detail.
 
+import 'fastify';
+
 /** Roles, weakest first: each role may do everything the ones before it may. */
 export const ROLES = ['viewer', 'operator', 'installer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
