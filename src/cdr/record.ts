@@ -63,4 +63,9 @@ export interface CallRecord {
   b?: CdrLeg;
   /** Trunks tried before the one that took the call (outbound hunting and failover). */
   tries?: { trunk: string; cause: number; causeName: string }[];
+  /**
+   * Trunks hunting passed over without trying them: down (alarm, signalling link out of
+   * service, with `why`), busy (no free channel) or unknown (not running in the engine).
+   */
+  skipped?: { trunk: string; reason: 'down' | 'busy' | 'unknown'; why?: string }[];
 }

@@ -15,6 +15,12 @@ export interface Pattern {
   test(number: string): boolean;
   /** How specific the pattern is (literal characters count more than classes), for tie-breaks. */
   specificity: number;
+  /**
+   * Could `number` followed by one or more characters still match? (Overlap dialling: wait for
+   * more digits while this is true.) "_010XXXXXXXX" can extend "010", "_X." extends every
+   * number that starts with a digit, "95588" extends "955".
+   */
+  canExtend(number: string): boolean;
 }
 
 /** Why `source` is not a pattern, or undefined when it is one. */
@@ -35,9 +41,17 @@ export function compilePattern(source: string): Pattern {
       throw new Error(
         `"${source}" is neither a number (digits, * and #) nor a pattern (starts with "_")`,
       );
-    return { source, test: (n) => n === source, specificity: source.length * 2 };
+    return {
+      source,
+      test: (n) => n === source,
+      specificity: source.length * 2,
+      canExtend: (n) => n.length < source.length && source.startsWith(n),
+    };
   }
-  let re = '^';
+  // One regular expression per position, so that a prefix of a number can be matched against
+  // the same prefix of the pattern (canExtend).
+  const tokens: string[] = [];
+  let tail: '' | '.+' | '.*' = '';
   let specificity = 0;
   const body = source.slice(1);
   if (body.length === 0)
@@ -46,16 +60,16 @@ export function compilePattern(source: string): Pattern {
     const c = body[i] as string;
     const last = i === body.length - 1;
     if (/[0-9*#+]/.test(c)) {
-      re += c === '*' || c === '+' ? `\\${c}` : c;
+      tokens.push(c === '*' || c === '+' ? `\\${c}` : c);
       specificity += 2;
     } else if (c === 'X' || c === 'x') {
-      re += '[0-9]';
+      tokens.push('[0-9]');
       specificity += 1;
     } else if (c === 'Z' || c === 'z') {
-      re += '[1-9]';
+      tokens.push('[1-9]');
       specificity += 1;
     } else if (c === 'N' || c === 'n') {
-      re += '[2-9]';
+      tokens.push('[2-9]');
       specificity += 1;
     } else if (c === '[') {
       const end = body.indexOf(']', i);
@@ -68,11 +82,11 @@ export function compilePattern(source: string): Pattern {
       for (const m of set.matchAll(/([0-9])-([0-9])/g))
         if ((m[1] as string) > (m[2] as string))
           throw new Error(`"${source}": range ${m[0]} runs backwards`);
-      re += `[${set}]`;
+      tokens.push(`[${set}]`);
       specificity += 1;
       i = end;
     } else if ((c === '.' || c === '!') && last) {
-      re += c === '.' ? '.+' : '.*';
+      tail = c === '.' ? '.+' : '.*';
     } else if (c === '.' || c === '!') {
       throw new Error(`"${source}": "${c}" may only end a pattern`);
     } else {
@@ -81,6 +95,18 @@ export function compilePattern(source: string): Pattern {
       );
     }
   }
-  const regex = new RegExp(`${re}$`);
-  return { source, test: (n) => regex.test(n), specificity };
+  const regex = new RegExp(`^${tokens.join('')}${tail}$`);
+  return {
+    source,
+    test: (n) => regex.test(n),
+    specificity,
+    canExtend: (n) => {
+      // Without a tail, n must be a proper prefix of the fixed positions; with one, the fixed
+      // positions it covers must match (whatever follows them, the tail takes more).
+      if (n.length >= tokens.length && tail === '') return false;
+      const head = tokens.slice(0, Math.min(n.length, tokens.length)).join('');
+      const rest = n.length > tokens.length ? '.*' : '';
+      return new RegExp(`^${head}${rest}$`).test(n);
+    },
+  };
 }
