@@ -17,7 +17,9 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * The weakest role that may call the route. Every route declares either `role` or
-     * `public: true`; the auth plugin refuses to register one that declares neither.
+     * `public: true`; one that declares neither (a third-party plugin's route, such as the
+     * API docs) is treated as `viewer`, so it still needs a login. Declaring both, or a role
+     * that does not exist, is refused when the route is registered.
      */
     role?: Role;
     /** Reachable without authentication (first-run setup, login, the login page's status). */
@@ -28,5 +30,10 @@ declare module 'fastify' {
     user?: { id: number; name: string; role: Role; via: 'session' | 'token' };
     /** What a change did, in words for the audit log (the auth plugin records it with the request). */
     auditDetail?: Record<string, unknown>;
+    /**
+     * A short name for what the request did (`login`, `user_create`...), kept in the audit log's
+     * `action` column to filter on; changes that set none are recorded with none.
+     */
+    auditAction?: string;
   }
 }

@@ -48,6 +48,23 @@ export const ERROR_CODES = {
     'a number, digit string, date or time cannot be spoken (not an integer, out of range, invalid date)',
   E_SAY_LANG: 'there are no rules for speaking numbers, dates and times in that language',
   E_STORE: 'the database cannot be opened, migrated or written',
+  E_AUTH_REQUIRED: 'the API request carries no valid session cookie or API token (log in first)',
+  E_FORBIDDEN: 'the caller is logged in but their role may not do that',
+  E_CSRF: 'a change through a session cookie lacks the right x-csrf-token header',
+  E_LOGIN_FAILED: 'the user name or password is wrong, or the account is disabled',
+  E_RATE_LIMITED:
+    'too many requests or failed logins from this address; retry after the given time',
+  E_SETUP_DONE: 'first-run setup has already created the first admin account',
+  E_PASSWORD_WEAK: 'a new password breaks the password rules (length, user name, variety)',
+  E_PASSWORD_WRONG: 'the current password given to change a password is wrong',
+  E_USER_UNKNOWN: 'no user account has that name',
+  E_USER_EXISTS: 'a user account with that name already exists',
+  E_LAST_ADMIN: 'the change would leave no enabled admin account',
+  E_TOKEN_UNKNOWN: 'no API token of the caller has that id',
+  E_REQUEST_FIELD: 'a request field (body, query string, path parameter) has a wrong value',
+  E_REQUEST: 'the HTTP request is malformed (bad JSON, unsupported content type, body too large)',
+  E_NOT_FOUND: 'no API route has that method and path',
+  E_INTERNAL: 'an unexpected failure inside the controller (logged with its stack trace)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -59,7 +59,7 @@ function describe(error: ValueError): string {
     case ValueErrorType.String:
       return 'must be a string';
     case ValueErrorType.StringMinLength:
-      return 'must not be empty';
+      return s.minLength > 1 ? `must be at least ${s.minLength} characters` : 'must not be empty';
     case ValueErrorType.StringMaxLength:
       return `must be at most ${s.maxLength} characters`;
     case ValueErrorType.Integer:

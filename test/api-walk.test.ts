@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The route walk: no API route answers without a login, and none answers a role too weak for it.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyPluginAsync } from 'fastify';
+import { apiPlugin } from '../src/api/server.ts';
+import { isSwitchboardError } from '../src/core/errors.ts';
+import {
+  call,
+  type Session,
+  setupAdmin,
+  type TestApi,
+  testApi,
+  tokenWithRole,
+  userWithRole,
+} from './helpers/api.ts';
+import {
+  fillParams,
+  PUBLIC_ROUTES,
+  roleFailures,
+  unauthenticatedFailures,
+  VIEWER_CHANGES,
+  walkRoutes,
+} from './helpers/api-walk.ts';
+
+describe('the route walk over every plugin of the API', () => {
+  let api: TestApi;
+  let admin: Session;
+
+  before(async () => {
+    api = await testApi();
+  });
+  after(async () => {
+    await api.app.close();
+  });
+
+  it('walks the routes of auth, status and the API docs, with and without an account', async () => {
+    const keys = walkRoutes(api.app).map((r) => `${r.method} ${r.url}`);
+    for (const k of [
+      'POST /api/login',
+      'DELETE /api/users/:name',
+      'DELETE /api/tokens/:id',
+      'GET /api/audit',
+      'GET /api/status',
+      'GET /api/docs/json',
+      'GET /api/docs/static/*',
+    ])
+      assert.ok(keys.includes(k), `${k} missing from ${keys.join(', ')}`);
+    // Before setup (no account at all) and after it, the answer is the same.
+    assert.deepEqual(await unauthenticatedFailures(api.app), []);
+    admin = await setupAdmin(api.app);
+    assert.deepEqual(await unauthenticatedFailures(api.app), []);
+  });
+
+  it('fills path parameters and wildcards', () => {
+    assert.equal(fillParams('/api/users/:name'), '/api/users/1');
+    assert.equal(fillParams('/api/x/:id(^\\d+$)/y'), '/api/x/1/y');
+    assert.equal(fillParams('/api/docs/static/*'), '/api/docs/static/1');
+  });
+
+  it('refuses a viewer every route above viewer, and lets them change only their own session and password', async () => {
+    const viewer = await userWithRole(api.app, admin, 'vera', 'viewer');
+    const cookie = { sb_session: viewer.cookie };
+    assert.deepEqual(
+      await roleFailures(
+        api.app,
+        'viewer',
+        { 'x-csrf-token': viewer.csrf },
+        { cookies: cookie, changesAllowed: VIEWER_CHANGES },
+      ),
+      [],
+    );
+    const token = await tokenWithRole(api.app, admin, 'viewer');
+    assert.deepEqual(
+      await roleFailures(
+        api.app,
+        'viewer',
+        { authorization: `Bearer ${token.token}` },
+        { changesAllowed: VIEWER_CHANGES },
+      ),
+      [],
+    );
+  });
+
+  it('refuses an operator the installer and admin routes', async () => {
+    const operator = await userWithRole(api.app, admin, 'otto', 'operator');
+    assert.deepEqual(
+      await roleFailures(
+        api.app,
+        'operator',
+        { 'x-csrf-token': operator.csrf },
+        { cookies: { sb_session: operator.cookie } },
+      ),
+      [],
+    );
+    const token = await tokenWithRole(api.app, admin, 'operator');
+    const failures = await roleFailures(api.app, 'operator', {
+      authorization: `Bearer ${token.token}`,
+    });
+    assert.deepEqual(failures, []);
+    // The walk did call something: the admin routes, refused.
+    const refused = await call(api.app, token.token, 'GET', '/api/users');
+    assert.equal(refused.statusCode, 403);
+  });
+
+  it('refuses an installer the admin routes', async () => {
+    const installer = await userWithRole(api.app, admin, 'ines', 'installer');
+    const token = await tokenWithRole(api.app, installer, 'installer');
+    assert.deepEqual(
+      await roleFailures(api.app, 'installer', { authorization: `Bearer ${token.token}` }),
+      [],
+    );
+  });
+});
+
+describe('the walk catches what it is for', () => {
+  const leaky: FastifyPluginAsync = async (app) => {
+    app.get('/api/leak', { config: { public: true } }, async () => ({ secret: 42 }));
+    // Declares nothing: treated as viewer, so it needs a login.
+    app.post('/api/undeclared', async () => ({ ok: true }));
+  };
+
+  it('reports a public route that is not on the public list', async () => {
+    const api = await testApi([apiPlugin(leaky, {})]);
+    try {
+      const failures = await unauthenticatedFailures(api.app);
+      assert.deepEqual(failures, [
+        'GET /api/leak: public true, listed false',
+        'HEAD /api/leak: public true, listed false',
+      ]);
+      // Listing it makes it pass: the list is the one place a public route is allowed.
+      assert.deepEqual(
+        await unauthenticatedFailures(api.app, [
+          ...PUBLIC_ROUTES,
+          'GET /api/leak',
+          'HEAD /api/leak',
+        ]),
+        [],
+      );
+    } finally {
+      await api.app.close();
+    }
+  });
+
+  it('puts a route that declares no role behind a login, and lets a viewer change through it only if listed', async () => {
+    const api = await testApi([apiPlugin(leaky, {})]);
+    try {
+      const res = await call(api.app, undefined, 'POST', '/api/undeclared', {});
+      assert.equal(res.statusCode, 401);
+      const admin = await setupAdmin(api.app);
+      const viewer = await tokenWithRole(api.app, admin, 'viewer');
+      const failures = await roleFailures(
+        api.app,
+        'viewer',
+        { authorization: `Bearer ${viewer.token}` },
+        { changesAllowed: VIEWER_CHANGES },
+      );
+      assert.deepEqual(failures, ['POST /api/undeclared: a viewer may call it (role viewer)']);
+    } finally {
+      await api.app.close();
+    }
+  });
+
+  it('refuses to build an API with a route that declares both public and a role, or an unknown role', async () => {
+    const both: FastifyPluginAsync = async (app) => {
+      app.get('/api/both', { config: { public: true, role: 'admin' } }, async () => ({}));
+    };
+    const unknown: FastifyPluginAsync = async (app) => {
+      app.get('/api/root', { config: { role: 'root' as 'admin' } }, async () => ({}));
+    };
+    for (const [plugin, words] of [
+      [both, 'declares both public and a role'],
+      [unknown, 'unknown role "root"'],
+    ] as const) {
+      await assert.rejects(testApi([apiPlugin(plugin, {})]), (err) => {
+        assert.ok(isSwitchboardError(err, 'E_INTERNAL'), String(err));
+        assert.match(err.message, new RegExp(words));
+        return true;
+      });
+    }
+  });
+});
