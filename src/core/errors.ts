@@ -48,6 +48,14 @@ export const ERROR_CODES = {
     'a number, digit string, date or time cannot be spoken (not an integer, out of range, invalid date)',
   E_SAY_LANG: 'there are no rules for speaking numbers, dates and times in that language',
   E_STORE: 'the database cannot be opened, migrated or written',
+  E_REVISION_UNKNOWN: 'no configuration revision has that id',
+  E_CONFIG_CONFLICT:
+    'the configuration changed since the revision a change was based on (reload and edit again)',
+  E_CDR_UNKNOWN: 'no call record has that id',
+  E_CDR_FIELD: 'a call record to be stored has a missing or wrong field',
+  E_REQUEST_FIELD: 'an API request has a missing or wrong field (query string, parameter or body)',
+  E_REQUEST: 'an API request cannot be read (body not parseable, wrong content type, too large)',
+  E_INTERNAL: 'an unexpected failure inside the controller (a bug: the log has the details)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
