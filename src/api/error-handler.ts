@@ -2,8 +2,9 @@
 // Every API failure as one JSON shape, {error: code, message, details?}, with the HTTP status its code implies.
 
 import { Type } from '@sinclair/typebox';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, isSwitchboardError } from '../core/errors.ts';
+import { typeboxValidatorCompiler } from './validation.ts';
 
 /** The body of every error reply (also the `4xx`/`5xx` response schema in the OpenAPI document). */
 export const ErrorReply = Type.Object(
@@ -78,6 +79,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_REQUEST: 400,
   E_NOT_FOUND: 404,
   E_INTERNAL: 500,
+  E_REVISION_UNKNOWN: 404,
+  E_CONFIG_CONFLICT: 409,
+  E_CDR_UNKNOWN: 404,
+  E_CDR_FIELD: 400,
 };
 
 interface ErrorBody {
@@ -122,4 +127,15 @@ export function apiNotFoundHandler(req: FastifyRequest, reply: FastifyReply): Fa
   return reply
     .code(404)
     .send(body('E_NOT_FOUND', `no API route ${req.method} ${req.url.split('?')[0]}`));
+}
+
+/**
+ * One way every fastify instance of ours answers failures: TypeBox validation naming each field,
+ * the JSON error shape and the not-found answer. buildApi uses it; plugin tests on a bare
+ * fastify call it too.
+ */
+export function useApiErrors(app: FastifyInstance): void {
+  app.setValidatorCompiler(typeboxValidatorCompiler);
+  app.setErrorHandler(apiErrorHandler);
+  app.setNotFoundHandler(apiNotFoundHandler);
 }

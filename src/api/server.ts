@@ -17,9 +17,8 @@ import Fastify, {
 import { SwitchboardError } from '../core/errors.ts';
 import type { Db } from '../store/db.ts';
 import { type AuthOptions, authPlugin, CSRF_HEADER, SESSION_COOKIE } from './auth.ts';
-import { apiErrorHandler, apiNotFoundHandler } from './error-handler.ts';
+import { useApiErrors } from './error-handler.ts';
 import type { Role } from './types.ts';
-import { typeboxValidatorCompiler } from './validation.ts';
 
 /** The firmware's name and version, for the OpenAPI document and GET /api/status. */
 export const PACKAGE: { name: string; version: string; description: string } = JSON.parse(
@@ -99,9 +98,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       });
   });
 
-  app.setValidatorCompiler(typeboxValidatorCompiler);
-  app.setErrorHandler(apiErrorHandler);
-  app.setNotFoundHandler(apiNotFoundHandler);
+  useApiErrors(app);
 
   await app.register(fastifyHelmet, {
     // The web UI and the Swagger UI are same-origin scripts and styles; Swagger UI sets inline

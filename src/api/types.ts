@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // What every API plugin relies on: roles, the per-route access declaration, the audit detail.
 
-import type {} from 'fastify';
 import type {} from '@fastify/swagger';
+import type {} from 'fastify';
 
 /** Roles, weakest first: each role may do everything the ones before it may. */
 export const ROLES = ['viewer', 'operator', 'installer', 'admin'] as const;

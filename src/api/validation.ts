@@ -59,12 +59,21 @@ function prefixed(part: string, errors: FieldError[]): FieldError[] {
  * A schema that is not TypeBox (it has no Kind) is refused when the route is compiled: every
  * API schema is written in TypeBox, which also types the handlers.
  */
+/**
+ * Marks a body schema that the handler checks itself (a body that may also arrive as YAML):
+ * the OpenAPI document still shows it, the request validator lets it through.
+ */
+export function checkedByHandler<T extends TSchema>(schema: T): T {
+  return { ...schema, 'x-checked-by': 'handler' };
+}
+
 export const typeboxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({
   schema,
   method,
   url,
   httpPart,
 }) => {
+  if (schema['x-checked-by'] === 'handler') return (data: unknown) => ({ value: data });
   if (!(Kind in schema))
     throw new SwitchboardError(
       'E_INTERNAL',

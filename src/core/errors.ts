@@ -65,6 +65,11 @@ export const ERROR_CODES = {
   E_REQUEST: 'the HTTP request is malformed (bad JSON, unsupported content type, body too large)',
   E_NOT_FOUND: 'no API route has that method and path',
   E_INTERNAL: 'an unexpected failure inside the controller (logged with its stack trace)',
+  E_REVISION_UNKNOWN: 'no configuration revision has that id',
+  E_CONFIG_CONFLICT:
+    'the configuration changed since the revision a change was based on (reload and edit again)',
+  E_CDR_UNKNOWN: 'no call record has that id',
+  E_CDR_FIELD: 'a call record to be stored has a missing or wrong field',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
