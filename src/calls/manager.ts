@@ -253,7 +253,7 @@ function isStation(signalling: string | undefined): boolean {
 
 export class CallManager {
   readonly #engine: EngineLink;
-  readonly #router: Router;
+  #router: Router;
   readonly #cdr: (record: CallRecord) => void;
   readonly #log: CallLog;
   readonly #bootId: string;
@@ -381,6 +381,14 @@ export class CallManager {
   }
 
   /** The live attempts. */
+  /**
+   * Routes new calls by another configuration (an applied change). Calls already routed keep
+   * the decisions they were given.
+   */
+  setRouter(router: Router): void {
+    this.#router = router;
+  }
+
   calls(): CallSummary[] {
     return [...this.#attempts.values()].map((a) => this.#summary(a));
   }
