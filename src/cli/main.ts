@@ -3,13 +3,20 @@
 
 import { isSwitchboardError } from '../core/errors.ts';
 import { benchCommand } from './bench.ts';
+import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
 import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
 
 /** Every command, for dispatch and for the help tests. */
-export const commands: Command[] = [startCommand, ...simCommands, ...promptCommands, benchCommand];
+export const commands: Command[] = [
+  startCommand,
+  ...simCommands,
+  carrierCommand,
+  ...promptCommands,
+  benchCommand,
+];
 
 /** Commands that come in groups: `switchboard GROUP COMMAND`. */
 const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
@@ -73,7 +80,10 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   }
   const cmd = commands.find((c) => c.name === first);
   if (!cmd)
-    throw usageError('', `unknown command "${first}"; commands: start, sim, prompts, bench`);
+    throw usageError(
+      '',
+      `unknown command "${first}"; commands: start, sim, carrier, prompts, bench`,
+    );
   return { cmd, rest: argv.slice(1) };
 }
 
