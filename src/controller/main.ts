@@ -1,54 +1,68 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The controller process: watches the DAHDI spans until SIGTERM or SIGINT.
+// The controller process: the switch (store, engine, routing, CDR, API) until SIGTERM or SIGINT.
 
 import { parseArgs } from 'node:util';
 import { isSwitchboardError } from '../core/errors.ts';
-import { loadAddon } from '../native/addon.ts';
 import { logger } from '../runtime/log.ts';
-import { SpanWatcher } from './span-watch.ts';
+import { runningConfig, simEnv } from '../sim/daemon.ts';
+import { boardFromSim } from '../trunks/system-conf.ts';
+import { Controller } from './app.ts';
 
-/** How often the spans are read, in milliseconds. */
-const POLL_MS = 1000;
-
-function main(): void {
-  const { values } = parseArgs({ options: { port: { type: 'string' } } });
-  const port = values.port === undefined ? undefined : Number(values.port);
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'sim-dir': { type: 'string' },
+      'dahdi-dir': { type: 'string' },
+      config: { type: 'string' },
+    },
+  });
   const log = logger.child({ subsystem: 'controller' });
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) {
     log.fatal(
       { code: 'E_USAGE' },
-      `--port must be a TCP port number (1-65535), not "${values.port}"`,
+      `--port must be a TCP port number (0-65535), not "${values.port}"`,
     );
     process.exitCode = 2;
     return;
   }
-
-  let addon: ReturnType<typeof loadAddon>;
+  const simDir = values['sim-dir'];
+  const sim = simDir ? runningConfig(simDir) : undefined;
+  let controller: Controller;
   try {
-    addon = loadAddon();
+    controller = await Controller.start({
+      dataDir: values['data-dir'] ?? process.env.SWITCHBOARD_DATA_DIR ?? '/var/lib/switchboard',
+      dahdiDir: values['dahdi-dir'] ?? simDir ?? '/etc/dahdi',
+      ...(simDir ? { dahdiEnv: simEnv(simDir) } : {}),
+      ...(sim ? { board: boardFromSim(sim) } : {}),
+      ...(values.config ? { initialConfig: values.config } : {}),
+      port,
+      ...(values.host ? { host: values.host } : {}),
+      log,
+    });
   } catch (err) {
     if (!isSwitchboardError(err)) throw err;
-    log.fatal({ code: err.code }, err.message);
+    log.fatal({ code: err.code, details: err.details }, err.message);
     process.exitCode = 1;
     return;
   }
-  // The HTTP API is not part of the controller yet: the port is recorded for when it is.
-  log.info({ port: port ?? null, pollMs: POLL_MS }, 'controller started');
-
-  const watcher = new SpanWatcher(() => addon.spans(), logger.child({ subsystem: 'spans' }));
-  watcher.poll();
-  const timer = setInterval(() => watcher.poll(), POLL_MS);
+  log.info(
+    { pid: process.pid, bootId: controller.bootId, address: controller.address },
+    'controller started',
+  );
 
   // Ctrl-C reaches both us and `switchboard start`, which then sends SIGTERM too: stop once.
-  let stopped = false;
+  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopped) return;
-    stopped = true;
-    clearInterval(timer);
-    log.info({ signal }, 'controller stopped');
+    if (stopping) return;
+    stopping = true;
+    void controller.stop().then(() => log.info({ signal }, 'controller stopped'));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
 
-main();
+await main();

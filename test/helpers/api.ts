@@ -26,16 +26,22 @@ export interface TestApi {
   db: Db;
 }
 
-/** Every plugin of this branch (auth is built in), plus `extra`, on a fresh in-memory store. */
+/**
+ * The API on a fresh in-memory store: auth (built in), status and `extra`; or, when `extra` is a
+ * function, auth and exactly the plugins it returns for the store.
+ */
 export async function testApi(
-  extra: readonly ApiPlugin[] = [],
+  extra: readonly ApiPlugin[] | ((db: Db) => readonly ApiPlugin[]) = [],
   auth: Omit<AuthOptions, 'db' | 'secureCookies'> = {},
 ): Promise<TestApi> {
   const db = openDb(':memory:');
   const app = await buildApi({
     db,
     logger: pino({ level: 'silent' }),
-    plugins: [apiPlugin(healthPlugin, { db, version: PACKAGE.version }), ...extra],
+    plugins:
+      typeof extra === 'function'
+        ? extra(db)
+        : [apiPlugin(healthPlugin, { db, version: PACKAGE.version }), ...extra],
     // Cheaper hashes keep the tests quick on a loaded machine; the algorithm is the same.
     auth: { argon2: { memoryCost: 4096, timeCost: 1 }, ...auth },
   });

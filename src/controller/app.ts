@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The controller: store, engine, routing, call records and the API, wired together and applied as one.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { asteriskPlugin } from '../api/asterisk.ts';
+import { setupNeeded } from '../api/auth.ts';
+import { type CallPort, callsPlugin } from '../api/calls.ts';
+import cdrPlugin from '../api/cdr.ts';
+import configPlugin, { type ApplyResult } from '../api/config.ts';
+import { healthPlugin } from '../api/health.ts';
+import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
+import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
+import { CallManager } from '../calls/manager.ts';
+import { CdrStore } from '../cdr/store.ts';
+import type { SwitchConfig } from '../config/schema.ts';
+import { configFromYaml } from '../config/yaml.ts';
+import { isSwitchboardError } from '../core/errors.ts';
+import { type Addon, loadAddon } from '../native/addon.ts';
+import { Engine, type EngineEvent } from '../native/engine.ts';
+import { Router } from '../routing/router.ts';
+import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
+import { type Db, openDb } from '../store/db.ts';
+import { applySwitchConfig, engineConfig } from '../trunks/apply.ts';
+import type { BoardLayout } from '../trunks/system-conf.ts';
+import { boardFromSpans } from './board.ts';
+import { SpanWatcher } from './span-watch.ts';
+import { snapshotView } from './trunk-state.ts';
+
+export interface ControllerOptions {
+  /** Where the database lives (DIR/switchboard.db). */
+  dataDir: string;
+  /** Where system.conf is written for dahdi_cfg (the simulator's directory on a simulated board). */
+  dahdiDir: string;
+  /** dahdi_cfg's environment (the simulator preload on a simulated board). */
+  dahdiEnv?: NodeJS.ProcessEnv;
+  /** The board, when known better than DAHDI's span list says (a simulated board knows its port kinds). */
+  board?: BoardLayout;
+  /** YAML configuration applied when the store has none yet (a fresh box). */
+  initialConfig?: string;
+  /** API port (1-65535, 0: any free port); default 8080. */
+  port?: number;
+  /** API address; default 0.0.0.0. */
+  host?: string;
+  log: Logger;
+  /** How often spans are read for alarm changes, ms; default 1000. */
+  spanPollMs?: number;
+}
+
+/** What the API plugins of the controller are given. */
+export interface ApiDeps {
+  db: Db;
+  configs: ConfigStore;
+  cdrs: CdrStore;
+  board: () => BoardLayout;
+  apply: (config: SwitchConfig, meta: CommitMeta) => Promise<ApplyResult>;
+  trunks: TrunkPort;
+  calls: CallPort;
+}
+
+/** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
+export function apiPlugins(d: ApiDeps): ApiPlugin[] {
+  return [
+    apiPlugin(healthPlugin, { db: d.db, version: PACKAGE.version }),
+    apiPlugin(configPlugin, { store: d.configs, board: d.board, apply: d.apply }),
+    apiPlugin(asteriskPlugin, { board: d.board }),
+    apiPlugin(cdrPlugin, { store: d.cdrs }),
+    apiPlugin(trunksPlugin, { port: d.trunks }),
+    apiPlugin(callsPlugin, { port: d.calls }),
+  ];
+}
+
+/** The running switch. `Controller.start` brings it up; `stop` takes it down again. */
+export class Controller {
+  readonly db: Db;
+  readonly configs: ConfigStore;
+  readonly cdrs: CdrStore;
+  readonly engine: Engine;
+  readonly calls: CallManager;
+  readonly bootId: string;
+  api?: FastifyInstance;
+  address?: string;
+  readonly #opts: ControllerOptions;
+  readonly #log: Logger;
+  readonly #addon: Addon;
+  #running: SwitchConfig;
+  #applying: Promise<unknown> = Promise.resolve();
+  #spanTimer?: NodeJS.Timeout;
+  #cdrFailures = 0;
+
+  private constructor(opts: ControllerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.bootId = randomBytes(4).toString('hex');
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.db = openDb(join(opts.dataDir, 'switchboard.db'));
+    this.configs = new ConfigStore(this.db);
+    this.cdrs = new CdrStore(this.db);
+    this.#addon = loadAddon();
+    this.#running = {};
+    this.engine = new Engine((events) => this.#onEvents(events));
+    this.calls = new CallManager({
+      engine: this.engine,
+      router: new Router({}),
+      bootId: this.bootId,
+      log: opts.log.child({ subsystem: 'calls' }),
+      trunkState: snapshotView(() => this.engine.snapshot()),
+      cdr: (record) => {
+        try {
+          this.cdrs.write(record);
+        } catch (err) {
+          this.#cdrFailures++;
+          this.#log.error({ err, cdr: record.id }, 'call record could not be stored');
+        }
+      },
+    });
+    this.calls.on('callStarted', (c) =>
+      this.#log.info(
+        {
+          call: c.id,
+          direction: c.direction,
+          called: c.called,
+          calling: c.calling,
+          trunk: c.legs[0]?.trunk,
+        },
+        'call started',
+      ),
+    );
+    this.calls.on('callAnswered', (c) =>
+      this.#log.info({ call: c.id, route: c.route, destination: c.destination }, 'call answered'),
+    );
+    this.calls.on('callEnded', (_c, r) =>
+      this.#log.info(
+        {
+          call: r.id,
+          direction: r.direction,
+          called: r.called,
+          calling: r.calling,
+          route: r.route,
+          destination: r.destination,
+          trunk: r.a.trunk,
+          out: r.b?.trunk,
+          disposition: r.disposition,
+          cause: `${r.causeName} (${r.cause})`,
+          billableMs: r.billableMs,
+        },
+        'call ended',
+      ),
+    );
+  }
+
+  /** The board view: what the options say, else DAHDI's spans. */
+  board(): BoardLayout {
+    return this.#opts.board ?? boardFromSpans(this.#addon.spans());
+  }
+
+  /** The configuration running now. */
+  running(): SwitchConfig {
+    return this.#running;
+  }
+
+  static async start(opts: ControllerOptions): Promise<Controller> {
+    const c = new Controller(opts);
+    try {
+      await c.#bringUp();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  async #bringUp(): Promise<void> {
+    const log = this.#log;
+    this.engine.start({ trunks: [], media: { zone: 'itu' } });
+    let current = this.configs.current();
+    if (!current && this.#opts.initialConfig) {
+      const file = this.#opts.initialConfig;
+      const config = configFromYaml(readFileSync(file, 'utf8'), this.board());
+      await this.apply(config, {
+        author: 'system',
+        source: 'setup',
+        comment: `initial configuration from ${file}`,
+      });
+      current = this.configs.current();
+      log.info({ revision: current?.revision, file }, 'fresh box: initial configuration applied');
+    } else if (current) {
+      await this.#applyNow(current.config);
+      log.info({ revision: current.revision }, 'configuration applied');
+    } else {
+      log.warn('no configuration yet: no trunks run until one is applied (PUT /api/config)');
+    }
+
+    const watcher = new SpanWatcher(() => this.#addon.spans(), log.child({ subsystem: 'spans' }));
+    watcher.poll();
+    this.#spanTimer = setInterval(() => watcher.poll(), this.#opts.spanPollMs ?? 1000);
+
+    this.api = await buildApi({
+      db: this.db,
+      logger: log.child({ subsystem: 'api' }),
+      plugins: apiPlugins({
+        db: this.db,
+        configs: this.configs,
+        cdrs: this.cdrs,
+        board: () => this.board(),
+        apply: (config, meta) => this.apply(config, meta),
+        trunks: {
+          spans: () => this.#addon.spans(),
+          snapshot: () => this.engine.snapshot(),
+          command: (cmd) => this.engine.command(cmd),
+          traceStart: (span, max) => this.engine.traceStart(span, max),
+          traceStop: (span) => this.engine.traceStop(span),
+          traceRead: (span) => this.engine.traceRead(span),
+        },
+        calls: this.calls,
+      }),
+    });
+    this.address = await listen(this.api, {
+      port: this.#opts.port ?? 8080,
+      ...(this.#opts.host ? { host: this.#opts.host } : {}),
+    });
+    log.info(
+      { address: this.address, setupNeeded: setupNeeded(this.db) },
+      setupNeeded(this.db)
+        ? 'API up: first-run setup needed (POST /api/setup {name, password} creates the admin)'
+        : 'API up',
+    );
+  }
+
+  /** Applies a configuration to the running switch (no commit): dahdi_cfg, engine, router. */
+  async #applyNow(config: SwitchConfig): Promise<{ restarted: string[] }> {
+    const before = this.#running;
+    const result = await applySwitchConfig(
+      this.engine,
+      Object.keys(before).length === 0 ? undefined : before,
+      config,
+      {
+        dir: this.#opts.dahdiDir,
+        board: this.board(),
+        ...(this.#opts.dahdiEnv ? { env: this.#opts.dahdiEnv } : {}),
+      },
+    );
+    this.#running = config;
+    this.calls.setRouter(new Router(config));
+    const restarted = [
+      ...result.spans.map((s) => `span ${s}`),
+      ...[...new Set([...result.stopped, ...result.started])].map((t) => `trunk ${t}`),
+    ];
+    this.#log.info(
+      { spans: result.spans, kept: result.kept, stopped: result.stopped, started: result.started },
+      'configuration applied to the switch',
+    );
+    return { restarted };
+  }
+
+  /**
+   * Applies a validated configuration and commits it as a new revision. One change at a time,
+   * whoever asks (API, MQTT, CLI). When the switch refuses it, the configuration that ran before
+   * is applied again and nothing is committed.
+   */
+  apply(config: SwitchConfig, meta: CommitMeta): Promise<ApplyResult> {
+    const run = this.#applying.then(async () => {
+      const before = this.#running;
+      try {
+        const { restarted } = await this.#applyNow(config);
+        const revision = this.configs.commit(config, meta);
+        this.#log.info(
+          { revision: revision.id, author: meta.author, source: meta.source, restarted },
+          'revision committed',
+        );
+        return { revision, restarted };
+      } catch (err) {
+        this.#log.error(
+          { err },
+          'the switch refused the configuration: restoring the one that ran',
+        );
+        try {
+          if (Object.keys(before).length > 0) await this.#applyNow(before);
+        } catch (again) {
+          this.#log.fatal({ err: again }, 'restoring the previous configuration failed too');
+        }
+        throw err;
+      }
+    });
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  #onEvents(events: EngineEvent[]): void {
+    for (const e of events) {
+      if (e.event === 'link' || e.event === 'alarm')
+        this.#log.info({ ...e, subsystem: 'trunks' }, `${e.trunk}: ${e.event}`);
+      else if (e.event === 'error')
+        this.#log.warn({ ...e, subsystem: 'trunks' }, `${e.trunk}: ${e.message}`);
+      else if (e.event === 'log' && e.level !== 'debug')
+        this.#log[e.level]({ trunk: e.trunk, kind: e.kind, subsystem: 'trunks' }, e.message);
+    }
+    void this.calls.handle(events);
+  }
+
+  stats(): { cdrFailures: number } {
+    return { cdrFailures: this.#cdrFailures };
+  }
+
+  /** Stops serving, stops the trunks (calls are not cleared on the line) and closes the store. */
+  async stop(): Promise<void> {
+    if (this.#spanTimer) clearInterval(this.#spanTimer);
+    try {
+      await this.api?.close();
+    } catch (err) {
+      this.#log.warn({ err }, 'API close failed');
+    }
+    try {
+      this.engine.stop();
+    } catch (err) {
+      if (!isSwitchboardError(err)) throw err;
+    }
+    if (this.db.open) this.db.close();
+  }
+}
