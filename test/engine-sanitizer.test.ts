@@ -10,7 +10,7 @@ import type { EngineTrunk } from '../src/native/engine.ts';
 import { repoRoot } from '../src/runtime/paths.ts';
 import { renderSystemConf } from '../src/sim/dahdiconf.ts';
 import { E1_PAIR, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
-import { type Host, type Line, startHost } from './helpers/engine.ts';
+import { type Host, type HostError, type Line, startHost } from './helpers/engine.ts';
 import { sinePcm, writeWav } from './helpers/wav.ts';
 
 const asanAddon = `${repoRoot}build/asan/switchboard.node`;
@@ -197,5 +197,102 @@ describe('the sanitizer build of the addon', () => {
     // Both ends start with every channel idle (CAS 1001 both ways) before a seizure.
     await new Promise((r) => setTimeout(r, 1000));
     await callThrough(a, 'a', b);
+  });
+
+  test('reconfigure: a changed trunk with a call and media up, a refused change, an open failure brought back, a trunk removed and added', async () => {
+    sim = await sanitizedSim(renderSystemConf(E1_PAIR));
+    const net: EngineTrunk = {
+      name: 'net',
+      signalling: 'pri_net',
+      span: 1,
+      switchtype: 'euroisdn',
+    };
+    const cpe: EngineTrunk = {
+      name: 'cpe',
+      signalling: 'pri_cpe',
+      span: 2,
+      switchtype: 'euroisdn',
+    };
+    const h = await startHost(sim, { trunks: [net, cpe] }, 'both');
+    hosts.push(h);
+    const up = (trunk: string) =>
+      h.waitEvent((e) => e.event === 'link' && e.trunk === trunk && e.state === 'up', 30_000);
+    await up('net');
+    await up('cpe');
+    const { call } = await h.command({ op: 'place', trunk: 'net', called: '55' });
+    const offered = await h.waitEvent(is('offered'), 30_000);
+    await h.command({ op: 'answer', call: offered.call as number });
+    await h.waitEvent(is('answered', call), 30_000);
+    await h.command({ op: 'tone', call: offered.call as number, tone: 'dial' });
+    await h.command({ op: 'detect', call: call as number, dtmf: true });
+
+    const changed = { ...cpe, timers: { T200: 1500 } };
+    assert.deepEqual(await h.reconfigure({ trunks: [net, changed] }), {
+      kept: ['net'],
+      stopped: ['cpe'],
+      started: ['cpe'],
+    });
+    assert.equal((await h.waitEvent(is('released', offered.call), 30_000)).by, 'stack');
+    assert.equal((await h.waitEvent(is('released', call), 30_000)).cause, 41);
+    await up('cpe');
+    await callThrough(h, 'net', h);
+
+    await assert.rejects(
+      h.reconfigure({ trunks: [net, { ...changed, switchtype: 'bogus' }] }),
+      (err: HostError) => err.field === 'trunks[1].switchtype',
+    );
+    await assert.rejects(
+      h.reconfigure({ trunks: [net, { ...changed, dchannel: 1 }] }),
+      (err: HostError) => err.field === 'trunks[1].dchannel',
+    );
+    await up('cpe');
+    assert.deepEqual(await h.reconfigure({ trunks: [net] }), {
+      kept: ['net'],
+      stopped: ['cpe'],
+      started: [],
+    });
+    assert.deepEqual(await h.reconfigure({ trunks: [net, cpe], media: { zone: 'cn' } }), {
+      kept: ['net'],
+      stopped: [],
+      started: ['cpe'],
+    });
+    await up('cpe');
+    await callThrough(h, 'net', h);
+    const snap = await h.snapshot();
+    assert.deepEqual(
+      snap.trunks.map((t) => t.name),
+      ['net', 'cpe'],
+    );
+    assert.equal(snap.media.zone, 'cn');
+  });
+
+  test('reconfigure: an MFC-R2 trunk whose bearer is lent to the media layer', async () => {
+    sim = await sanitizedSim(
+      'span=1,1,0,cas,hdb3\nspan=2,2,0,cas,hdb3\ncas=1-15:1101\ncas=17-31:1101\ncas=32-46:1101\ncas=48-62:1101\n',
+    );
+    const a: EngineTrunk = { name: 'a', signalling: 'mfcr2', span: 1, variant: 'itu' };
+    const b: EngineTrunk = { name: 'b', signalling: 'mfcr2', span: 2, variant: 'itu' };
+    const h = await startHost(sim, { trunks: [a, b] }, 'r2');
+    hosts.push(h);
+    await new Promise((r) => setTimeout(r, 1000));
+    const { call } = await h.command({ op: 'place', trunk: 'a', called: '4321', calling: '1234' });
+    const offered = await h.waitEvent(is('offered'), 30_000);
+    await h.command({ op: 'answer', call: offered.call as number });
+    await h.waitEvent(is('answered', call), 30_000);
+    // The R2 trunk lends the bearer's descriptor to the media layer for the tone.
+    await h.command({ op: 'tone', call: offered.call as number, tone: 'busy' });
+    assert.deepEqual(await h.reconfigure({ trunks: [a, { ...b, maxAni: 4 }] }), {
+      kept: ['a'],
+      stopped: ['b'],
+      started: ['b'],
+    });
+    const detached = await h.waitEvent(is('mediaDetached', offered.call), 30_000);
+    assert.equal(detached.reason, 'trunkStopped');
+    assert.equal((await h.waitEvent(is('released', offered.call), 30_000)).by, 'stack');
+    // The far end may already have cleared when it saw the retired trunk's channels blocked.
+    await h.command({ op: 'release', call: call as number }).catch(() => undefined);
+    await h.waitEvent(is('released', call), 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    await callThrough(h, 'a', h);
   });
 });

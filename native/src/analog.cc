@@ -277,6 +277,7 @@ class AnalogStack final : public Stack {
   void on_timers() override;
   void on_command(const json& cmd) override;
   void on_close() override;
+  void on_retire(int cause) override;
   json on_check(json& cmd) override;
   json on_snapshot() override;
   bool holds_bearer(int channo) const override;
@@ -463,6 +464,7 @@ void AnalogStack::open() {
     auto p = std::make_unique<Port>();
     p->pos = pos;
     p->channo = base + pos - 1;
+    dahdi_channels_.push_back(p->channo);
     p->fd = dahdi_open(p->channo, ports_field);
     Port& port = *p;
     ports_.push_back(std::move(p));
@@ -517,6 +519,11 @@ void AnalogStack::open() {
     tone_desc_[k] = tone_gen_descriptor_init(nullptr, t.f1, t.l1, t.f2, t.l2, t.on1, t.off1,
                                              t.on2, t.off2, 1);
   }
+}
+
+void AnalogStack::on_retire(int cause) {
+  for (auto& p : ports_)
+    if (p->call) released(*p, cause, "stack");
 }
 
 void AnalogStack::on_close() {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 
+#include "calls.h"
 #include "media.h"
 #include "pcap.h"
 
@@ -28,6 +29,27 @@ int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Q.850 cause of the calls a reconfiguration ends: the call did nothing wrong and may be tried
+// again at once (41, temporary failure; NORMAL_TEMPORARY_FAILURE in Asterisk's names).
+constexpr int kCauseReconfigured = 41;
+
+bool is_analog(const std::string& signalling) { return signalling.rfind("fx", 0) == 0; }
+
+// The spans a trunk's configuration names (`span`, or SS7's links[].span and cics[].span),
+// read leniently: a malformed value is left to the stack's own field check.
+std::set<int> spans_named(const json& trunk) {
+  std::set<int> out;
+  if (!trunk.is_object()) return out;
+  if (trunk.contains("span") && trunk["span"].is_number_integer()) out.insert(trunk["span"].get<int>());
+  for (const char* key : {"links", "cics"}) {
+    if (!trunk.contains(key) || !trunk[key].is_array()) continue;
+    for (const json& e : trunk[key])
+      if (e.is_object() && e.contains("span") && e["span"].is_number_integer())
+        out.insert(e["span"].get<int>());
+  }
+  return out;
 }
 
 }  // namespace
@@ -168,7 +190,7 @@ std::string digits_field(const json& cmd, const char* key, bool required, size_t
 // ---- Stack ------------------------------------------------------------------------------------
 
 Stack::Stack(Engine& engine, json config, std::string field)
-    : engine_(engine), config_(std::move(config)), field_(std::move(field)) {
+    : engine_(engine), given_(config), config_(std::move(config)), field_(std::move(field)) {
   name_ = string_field(config_, "name", field_);
   if (name_.empty()) throw EngineError("E_CONFIG_FIELD", field_ + ".name", "must not be empty");
   signalling_ = string_field(config_, "signalling", field_);
@@ -184,6 +206,8 @@ Stack::~Stack() {
 bool Stack::trace_params(int, int&, bool&) const { return false; }
 
 bool Stack::holds_bearer(int) const { return false; }
+
+void Stack::on_retire(int) {}
 
 int Stack::on_bearer(int, bool) { return -1; }
 
@@ -245,6 +269,11 @@ void Stack::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
+void Stack::retire(int cause) {
+  retire_cause_ = cause;
+  stop();
+}
+
 void Stack::stop() {
   if (!thread_.joinable()) return;
   stopping_ = true;
@@ -302,6 +331,7 @@ void Stack::loop() {
     if (n > 0) on_poll(fds);
     on_timers();
   }
+  if (const int cause = retire_cause_.load()) on_retire(cause);
   on_close();
 }
 
@@ -310,6 +340,19 @@ void Stack::loop() {
 Engine::Engine(std::function<void()> deliver) : deliver_(std::move(deliver)) {}
 
 Engine::~Engine() { stop(); }
+
+std::unique_ptr<Stack> Engine::make_stack(const json& trunk, const std::string& field) {
+  const std::string sig = string_field(trunk, "signalling", field);
+  if (sig == "pri_net" || sig == "pri_cpe") return make_pri(*this, trunk, field);
+  if (sig == "ss7") return make_ss7(*this, trunk, field);
+  if (sig == "mfcr2") return make_r2(*this, trunk, field);
+  if (sig == "fxs_ls" || sig == "fxs_ks" || sig == "fxo_ls" || sig == "fxo_ks")
+    return make_analog(*this, trunk, field);
+  throw EngineError("E_CONFIG_FIELD", field + ".signalling",
+                    "\"" + sig +
+                        "\" is not one of pri_net, pri_cpe, ss7, mfcr2, fxs_ls, fxs_ks, "
+                        "fxo_ls, fxo_ks");
+}
 
 void Engine::start(const json& config) {
   if (running_) throw EngineError("E_ENGINE_RUNNING", "", "the engine is already running");
@@ -321,22 +364,7 @@ void Engine::start(const json& config) {
   const json& list = config["trunks"];
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string field = "trunks[" + std::to_string(i) + "]";
-    const std::string sig = string_field(list[i], "signalling", field);
-    std::unique_ptr<Stack> stack;
-    if (sig == "pri_net" || sig == "pri_cpe") {
-      stack = make_pri(*this, list[i], field);
-    } else if (sig == "ss7") {
-      stack = make_ss7(*this, list[i], field);
-    } else if (sig == "mfcr2") {
-      stack = make_r2(*this, list[i], field);
-    } else if (sig == "fxs_ls" || sig == "fxs_ks" || sig == "fxo_ls" || sig == "fxo_ks") {
-      stack = make_analog(*this, list[i], field);
-    } else {
-      throw EngineError("E_CONFIG_FIELD", field + ".signalling",
-                        "\"" + sig +
-                            "\" is not one of pri_net, pri_cpe, ss7, mfcr2, fxs_ls, fxs_ks, "
-                            "fxo_ls, fxo_ks");
-    }
+    std::unique_ptr<Stack> stack = make_stack(list[i], field);
     if (!names.insert(stack->name()).second)
       throw EngineError("E_CONFIG_FIELD", field + ".name",
                         "\"" + stack->name() + "\" names two trunks");
@@ -348,7 +376,7 @@ void Engine::start(const json& config) {
     for (int span : t->spans()) {
       auto [it, fresh] = span_owner.emplace(span, t->name());
       // Analog trunks may share an analog card's span; digital trunks own theirs.
-      if (!fresh && t->signalling().rfind("fx", 0) != 0)
+      if (!fresh && !is_analog(t->signalling()))
         throw EngineError("E_CONFIG_FIELD", "trunks",
                           "span " + std::to_string(span) + " is used by both " + it->second +
                               " and " + t->name());
@@ -356,7 +384,10 @@ void Engine::start(const json& config) {
   }
   auto media = std::make_unique<Media>(*this);
   media->configure(config);
-  trunks_ = std::move(trunks);
+  {
+    std::unique_lock<std::shared_mutex> lock(trunks_mu_);
+    trunks_ = std::move(trunks);
+  }
   media_ = std::move(media);
   running_ = true;
   for (auto& t : trunks_) t->start();
@@ -366,12 +397,166 @@ void Engine::start(const json& config) {
 void Engine::stop() {
   // Media first: it lets go of the bearers the trunks lent it before the trunks close them.
   if (media_) media_->stop();
-  for (auto& t : trunks_) t->stop();
+  std::vector<std::unique_ptr<Stack>> trunks;
+  {
+    std::unique_lock<std::shared_mutex> lock(trunks_mu_);
+    trunks.swap(trunks_);
+  }
+  // Events the trunks emit on the way out still pass the (stopped) media layer.
+  for (auto& t : trunks) t->stop();
+  trunks.clear();
   media_.reset();
-  trunks_.clear();
   running_ = false;
   std::lock_guard<std::mutex> lock(calls_mu_);
   calls_.clear();
+}
+
+json Engine::reconfigure(const json& config) {
+  if (!running_) throw EngineError("E_ENGINE_STOPPED", "", "the engine is not running");
+  if (!config.is_object() || !config.contains("trunks") || !config["trunks"].is_array())
+    throw EngineError("E_CONFIG_FIELD", "trunks", "must be a list of trunks");
+  media_->check(config);
+  const json& list = config["trunks"];
+
+  // 1. The new list, built before anything stops: a trunk whose JSON is unchanged is kept by
+  // pointer, every other one is constructed (which checks what the stack reads when built).
+  struct Next {
+    Stack* kept = nullptr;
+    std::unique_ptr<Stack> fresh;
+  };
+  std::vector<Next> next;
+  {
+    std::shared_lock<std::shared_mutex> lock(trunks_mu_);
+    std::set<std::string> names;
+    std::map<int, std::pair<std::string, bool>> span_owner;  // span -> trunk, analog
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string field = "trunks[" + std::to_string(i) + "]";
+      const std::string name = string_field(list[i], "name", field);
+      if (name.empty()) throw EngineError("E_CONFIG_FIELD", field + ".name", "must not be empty");
+      if (!names.insert(name).second)
+        throw EngineError("E_CONFIG_FIELD", field + ".name", "\"" + name + "\" names two trunks");
+      Next n;
+      Stack* old = trunk_named(name);
+      if (old && old->config() == list[i]) {
+        n.kept = old;
+      } else {
+        n.fresh = make_stack(list[i], field);
+      }
+      const Stack& t = n.kept ? *n.kept : *n.fresh;
+      const bool analog = is_analog(t.signalling());
+      std::set<int> spans = spans_named(list[i]);
+      spans.insert(t.spans().begin(), t.spans().end());
+      for (int span : spans) {
+        auto [it, free] = span_owner.emplace(span, std::make_pair(name, analog));
+        // Analog trunks may share an analog card's span; digital trunks own theirs.
+        if (!free && !(analog && it->second.second))
+          throw EngineError("E_CONFIG_FIELD", list[i].contains("span") ? field + ".span" : field,
+                            "span " + std::to_string(span) + " is used by both " +
+                                it->second.first + " and " + name);
+      }
+      next.push_back(std::move(n));
+    }
+  }
+
+  // 2. Retire the trunks that are removed or changed: the media layer lets go of their legs
+  // first (as in stop()), then each thread ends its calls and closes; calls a stack did not
+  // end itself are released here. They leave the list under the exclusive lock, and are
+  // destroyed (every descriptor closed) before the new trunks open the same channels.
+  std::set<const Stack*> keep;
+  for (const Next& n : next)
+    if (n.kept) keep.insert(n.kept);
+  struct Retired {
+    std::string name;
+    std::string field;
+    json config;
+  };
+  std::vector<Retired> retired;
+  {
+    std::vector<std::unique_ptr<Stack>> leaving;
+    {
+      std::unique_lock<std::shared_mutex> lock(trunks_mu_);
+      std::vector<std::unique_ptr<Stack>> staying;
+      for (auto& t : trunks_) (keep.count(t.get()) ? staying : leaving).push_back(std::move(t));
+      trunks_ = std::move(staying);
+    }
+    for (auto& t : leaving) media_->let_go(*t);
+    for (auto& t : leaving) {
+      t->retire(kCauseReconfigured);
+      release_calls_of(t.get(), kCauseReconfigured);
+      retired.push_back({t->name(), t->field(), t->config()});
+    }
+  }
+
+  // 3. Open the new and changed trunks. A failure closes every one of them (their unique_ptrs)
+  // and brings back the retired trunks where their old configuration still opens.
+  try {
+    for (Next& n : next)
+      if (n.fresh) n.fresh->open();
+  } catch (const EngineError& e) {
+    next.clear();
+    for (const Retired& r : retired) {
+      try {
+        std::unique_ptr<Stack> again = make_stack(r.config, r.field);
+        again->open();
+        again->start();
+        std::unique_lock<std::shared_mutex> lock(trunks_mu_);
+        trunks_.push_back(std::move(again));
+      } catch (const EngineError& again_error) {
+        emit({{"event", "log"},
+              {"trunk", r.name},
+              {"level", "error"},
+              {"message", "trunk " + r.name + " stays stopped: its old configuration no longer opens (" +
+                              again_error.what() + ")"}});
+      }
+    }
+    throw;
+  }
+
+  // 4. The new list in configuration order; the fresh trunks start.
+  json result = {{"kept", json::array()}, {"stopped", json::array()}, {"started", json::array()}};
+  for (const Retired& r : retired) result["stopped"].push_back(r.name);
+  std::vector<Stack*> starting;
+  {
+    std::unique_lock<std::shared_mutex> lock(trunks_mu_);
+    std::vector<std::unique_ptr<Stack>> ordered;
+    for (Next& n : next) {
+      if (n.kept) {
+        for (auto& t : trunks_)
+          if (t.get() == n.kept) ordered.push_back(std::move(t));
+        result["kept"].push_back(n.kept->name());
+      } else {
+        starting.push_back(n.fresh.get());
+        result["started"].push_back(n.fresh->name());
+        ordered.push_back(std::move(n.fresh));
+      }
+    }
+    trunks_ = std::move(ordered);
+  }
+  for (Stack* t : starting) t->start();
+  media_->configure(config);
+  return result;
+}
+
+void Engine::release_calls_of(Stack* stack, int cause) {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      if (it->second == stack) {
+        ids.push_back(it->first);
+        it = calls_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (uint64_t id : ids)
+    emit({{"event", "released"},
+          {"call", id},
+          {"trunk", stack->name()},
+          {"cause", cause},
+          {"causeName", cause_name(cause)},
+          {"by", "stack"}});
 }
 
 Stack* Engine::trunk_named(const std::string& name) {
@@ -392,6 +577,8 @@ json Engine::command(json cmd) {
   if (!cmd.is_object()) throw EngineError("E_COMMAND_FIELD", "", "a command is an object");
   if (!cmd.contains("op") || !cmd["op"].is_string())
     throw EngineError("E_COMMAND_FIELD", "op", "is required");
+  // Held for the whole command: the trunk it reaches (or the media layer's checks reach) stays.
+  std::shared_lock<std::shared_mutex> trunks_lock(trunks_mu_);
   if (Media::is_media_op(cmd["op"].get<std::string>())) return media_->submit(std::move(cmd));
   Stack* stack = nullptr;
   if (cmd.contains("call")) {
@@ -415,7 +602,10 @@ json Engine::command(json cmd) {
 
 json Engine::snapshot() {
   json out = {{"trunks", json::array()}, {"traces", json::array()}};
-  for (auto& t : trunks_) out["trunks"].push_back(t->snapshot());
+  {
+    std::shared_lock<std::shared_mutex> lock(trunks_mu_);
+    for (auto& t : trunks_) out["trunks"].push_back(t->snapshot());
+  }
   if (media_) out["media"] = media_->snapshot();
   std::lock_guard<std::mutex> lock(traces_mu_);
   for (auto& [span, tr] : traces_)
@@ -470,13 +660,14 @@ Stack* Engine::stack_for_call(uint64_t call) {
   return it == calls_.end() ? nullptr : it->second;
 }
 
-Stack* Engine::bearer_holder(int channo) {
+std::string Engine::bearer_holder(int channo) {
   for (auto& t : trunks_)
-    if (t->holds_bearer(channo)) return t.get();
-  return nullptr;
+    if (t->holds_bearer(channo)) return t->name();
+  return {};
 }
 
 void Engine::trace_start(int span, size_t max_bytes) {
+  std::shared_lock<std::shared_mutex> trunks_lock(trunks_mu_);
   Stack* stack = trunk_for_span(span);
   if (!stack)
     throw EngineError("E_TRACE", "span", "span " + std::to_string(span) + " carries no trunk");

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -55,8 +56,16 @@ class Stack {
 
   const std::string& name() const { return name_; }
   const std::string& signalling() const { return signalling_; }
+  // The trunk's configuration exactly as given (reconfigure keeps a trunk whose JSON is equal).
+  // A copy of its own, which the stack never touches: JavaScript thread.
+  const json& config() const { return given_; }
+  // Its configuration path when it was built (trunks[2]).
+  const std::string& field() const { return field_; }
   // Spans whose channels this trunk uses (a signalling trace of span N goes to the trunk owning it).
   const std::vector<int>& spans() const { return spans_; }
+  // Every DAHDI channel the trunk signals or carries calls on (D-channel, links, bearers, ports).
+  // Filled by open(), constant afterwards.
+  const std::vector<int>& dahdi_channels() const { return dahdi_channels_; }
 
   // Opens the DAHDI channels and the stack. Throws EngineError naming the configuration field.
   virtual void open() = 0;
@@ -71,6 +80,10 @@ class Stack {
 
   void start();
   void stop();
+  // Stops the trunk for good while its calls may be up (a reconfiguration replaces or removes
+  // it): on the trunk's thread, on_retire(cause) ends every call with a `released` event (by
+  // "stack") before on_close. Returns when the thread has ended.
+  void retire(int cause);
 
   // Media. Whether this trunk holds the descriptor of DAHDI channel `channo` (MFC-R2 and
   // analog trunks do; PRI and SS7 bearers are opened by the media layer). Constant after open().
@@ -88,6 +101,10 @@ class Stack {
   virtual void on_timers() = 0;
   virtual void on_command(const json& cmd) = 0;
   virtual void on_close() = 0;
+  // The trunk is being retired (see retire()): end every call with `released` (by "stack",
+  // `cause`), telling the far end where the protocol has a message for it. Default: nothing;
+  // the engine then reports the calls that are still bound, with fewer details.
+  virtual void on_retire(int cause);
   // Stop (lend) or resume (give back) using the audio of a bearer this trunk holds; returns its
   // descriptor, -1 when the trunk has no such channel.
   virtual int on_bearer(int channo, bool lend);
@@ -104,11 +121,13 @@ class Stack {
   void protocol_error(const std::string& what);
 
   Engine& engine_;
+  const json given_;
   json config_;
   std::string field_;  // configuration path of this trunk, e.g. trunks[2]
   std::string name_;
   std::string signalling_;
   std::vector<int> spans_;
+  std::vector<int> dahdi_channels_;
   std::mutex mu_;
   uint64_t protocol_errors_ = 0;
 
@@ -119,6 +138,7 @@ class Stack {
   std::deque<json> queue_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> retire_cause_{0};
 };
 
 // Creates the Stack for a trunk's `signalling`; throws EngineError for an unknown one.
@@ -139,6 +159,18 @@ class Engine {
   void start(const json& config);
   void stop();
   bool running() const { return running_; }
+  // Applies a changed configuration (the whole {"trunks": [...], "media": {...}}, as start()
+  // takes) to the running engine. Trunks are matched by name: one whose JSON is equal keeps
+  // running untouched (thread, calls, media legs). Removed and changed trunks are retired: the
+  // media layer lets go of their legs, their calls end with `released` (by "stack", Cause
+  // NORMAL_TEMPORARY_FAILURE (41)) and are forgotten. New and changed trunks are then opened and
+  // started. What can be checked without the line (names, signalling, fields the stacks read
+  // when built, span ownership, media.zone) is checked before anything stops; an error names
+  // the field (trunks[2].span) and changes nothing. When opening fails, none of the new trunks
+  // runs, the retired ones are opened again from their old configuration where the line still
+  // allows it, and the error names the field. Media zone changes apply to new legs.
+  // Returns {"kept": [names], "stopped": [names], "started": [names]}.
+  json reconfigure(const json& config);
 
   json command(json cmd);
   json snapshot();
@@ -149,9 +181,12 @@ class Engine {
   uint64_t new_call_id() { return ++last_call_; }
   void bind_call(uint64_t call, Stack* stack);
   void unbind_call(uint64_t call);
-  // The trunk carrying a call (nullptr when it has ended), and the trunk holding a bearer.
+  // The trunk carrying a call (nullptr when it has ended), and the name of the trunk holding a
+  // bearer ("" when none). For the media layer's command checks: the caller holds trunks_mu_
+  // shared (Engine::command does, for the whole command), so the trunk cannot be retired while
+  // the pointer is in use.
   Stack* stack_for_call(uint64_t call);
-  Stack* bearer_holder(int channo);
+  std::string bearer_holder(int channo);
   Media* media() { return media_.get(); }
 
   // Signalling traces per span (pcap in memory).
@@ -163,10 +198,21 @@ class Engine {
   void capture(int span, bool sent, const uint8_t* frame, size_t len, int link = 0);
 
  private:
+  // Called with trunks_mu_ held.
   Stack* trunk_for_span(int span);
   Stack* trunk_named(const std::string& name);
+  std::unique_ptr<Stack> make_stack(const json& trunk, const std::string& field);
+  // Ends the calls still bound to a retired trunk (its thread has ended) with `released`.
+  void release_calls_of(Stack* stack, int cause);
 
   std::function<void()> deliver_;
+  // trunks_ is read by command routing, snapshot() and trace_start() (the JavaScript thread)
+  // and, through stack_for_call/bearer_holder, by the media layer's command checks inside
+  // command(). Readers hold trunks_mu_ shared for as long as they use a Stack*; reconfigure()
+  // and stop() change the list, and destroy retired trunks, only under the exclusive lock.
+  // Trunk threads and the media thread never read trunks_: they reach a Stack only through
+  // `this` or a leg's lender, which Media::let_go clears before a trunk is retired.
+  mutable std::shared_mutex trunks_mu_;
   std::vector<std::unique_ptr<Stack>> trunks_;
   std::unique_ptr<Media> media_;
   bool running_ = false;

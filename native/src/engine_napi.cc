@@ -47,6 +47,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                        {
                            InstanceMethod<&EngineWrap::Start>("start"),
                            InstanceMethod<&EngineWrap::Stop>("stop"),
+                           InstanceMethod<&EngineWrap::Reconfigure>("reconfigure"),
                            InstanceMethod<&EngineWrap::Command>("command"),
                            InstanceMethod<&EngineWrap::Snapshot>("snapshot"),
                            InstanceMethod<&EngineWrap::TraceStart>("traceStart"),
@@ -119,6 +120,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     json batch = json::array();
     for (auto& e : rest) batch.push_back(std::move(e));
     return Napi::String::New(info.Env(), batch.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
+  // reconfigure(configJson) -> '{"kept": [...], "stopped": [...], "started": [...]}'
+  Napi::Value Reconfigure(const Napi::CallbackInfo& info) {
+    json config = ParseArg(info, 0, "config");
+    try {
+      return Napi::String::New(info.Env(), engine_->reconfigure(config).dump());
+    } catch (const EngineError& e) {
+      Rethrow(info.Env(), e);
+    }
   }
 
   Napi::Value Command(const Napi::CallbackInfo& info) {

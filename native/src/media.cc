@@ -242,6 +242,7 @@ class MediaLayer {
   ~MediaLayer() { stop(); }
 
   void configure(const json& config);
+  void let_go(const Stack& trunk);
   void start();
   void stop();
   json submit(json cmd);
@@ -317,19 +318,43 @@ class MediaLayer {
 
 // ---- lifecycle ----------------------------------------------------------------------------------
 
-void MediaLayer::configure(const json& config) {
-  if (!config.is_object()) return;
-  if (!config.contains("media") || config["media"].is_null()) return;
+namespace {
+
+std::string zone_of(const json& config) {
+  if (!config.is_object() || !config.contains("media") || config["media"].is_null()) return "itu";
   const json& m = config["media"];
   if (!m.is_object()) throw EngineError("E_CONFIG_FIELD", "media", "must be an object");
-  const std::string zone = string_field(m, "zone", "media", zone_);
+  const std::string zone = string_field(m, "zone", "media", "itu");
   if (!dsp::ToneZone::find(zone)) {
     std::string known;
     for (const auto& z : dsp::ToneZone::names()) known += (known.empty() ? "" : ", ") + z;
     throw EngineError("E_CONFIG_FIELD", "media.zone",
                       "\"" + zone + "\" is not a tone zone (known: " + known + ")");
   }
+  return zone;
+}
+
+}  // namespace
+
+void MediaLayer::configure(const json& config) {
+  const std::string zone = zone_of(config);
+  std::lock_guard<std::mutex> lock(mu_);
   zone_ = zone;
+}
+
+void MediaLayer::let_go(const Stack& trunk) {
+  const std::set<int> channels(trunk.dahdi_channels().begin(), trunk.dahdi_channels().end());
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int> gone;
+  for (auto& [channo, leg] : legs_)
+    if (leg->lender == &trunk || (!leg->trunk.empty() && leg->trunk == trunk.name()) ||
+        channels.count(channo))
+      gone.push_back(channo);
+  for (int channo : gone) {
+    Leg* leg = leg_at(channo);
+    if (leg->lender) leg->lender = nullptr, leg->fd = -1;
+    detach(channo, "trunkStopped");
+  }
 }
 
 void MediaLayer::start() {
@@ -400,10 +425,11 @@ int MediaLayer::prepare_leg(const json& where, const std::string& pre) {
       std::lock_guard<std::mutex> lock(mu_);
       if (Leg* leg = leg_at(channo)) return leg->channo;
     }
-    if (Stack* holder = engine_.bearer_holder(channo))
+    const std::string holder = engine_.bearer_holder(channo);
+    if (!holder.empty())
       throw EngineError("E_CHANNEL_BUSY", pre + "dahdiChannel",
                         "DAHDI channel " + std::to_string(channo) + " is held by trunk " +
-                            holder->name() + "; address its call instead");
+                            holder + "; address its call instead");
   } else {
     throw field_error(whole, "a media command names a call or a dahdiChannel");
   }
@@ -1493,6 +1519,8 @@ json MediaLayer::snapshot() {
 Media::Media(Engine& engine) : impl_(std::make_unique<MediaLayer>(engine)) {}
 Media::~Media() = default;
 void Media::configure(const json& config) { impl_->configure(config); }
+void Media::check(const json& config) { zone_of(config); }
+void Media::let_go(const Stack& trunk) { impl_->let_go(trunk); }
 void Media::start() { impl_->start(); }
 void Media::stop() { impl_->stop(); }
 json Media::submit(json cmd) {

@@ -39,8 +39,15 @@ class Media {
   Media(const Media&) = delete;
   Media& operator=(const Media&) = delete;
 
-  // Reads {"zone": "cn", ...} from the engine configuration's `media` object.
+  // Reads {"zone": "cn", ...} from the engine configuration's `media` object (default zone
+  // itu). Also applies a reconfiguration: legs made from then on take the new zone.
   void configure(const json& config);
+  // Checks the `media` object as configure() reads it (throws EngineError naming the field).
+  static void check(const json& config);
+  // A trunk is about to be retired: every leg it lent, every leg of its calls and every leg on
+  // one of its DAHDI channels ends (mediaDetached, reason trunkStopped). A lent descriptor is
+  // let go of, not given back: the trunk closes it as it stops. JavaScript thread.
+  void let_go(const Stack& trunk);
   void start();
   void stop();
 

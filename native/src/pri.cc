@@ -4,6 +4,7 @@
 extern "C" {
 #include <libpri.h>  // a C header without extern "C" of its own
 }
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -98,7 +99,35 @@ struct BChannel {
 class PriTrunk : public Stack {
  public:
   PriTrunk(Engine& engine, json config, std::string field)
-      : Stack(engine, std::move(config), std::move(field)) {}
+      : Stack(engine, std::move(config), std::move(field)) {
+    // What needs no DAHDI channel is checked when the trunk is built, so that a reconfiguration
+    // refuses it before any trunk stops; open() reads it again with the span's size known.
+    span_ = int_field(config_, "span", field_, 1, DAHDI_MAX_SPANS - 1);
+    spans_ = {span_};
+    const std::string st = string_field(config_, "switchtype", field_);
+    bool known = false;
+    for (const auto& s : kSwitchtypes) known = known || st == s.name;
+    if (!known)
+      throw EngineError("E_CONFIG_FIELD", field_ + ".switchtype",
+                        "\"" + st + "\" is not one of euroisdn, ni2, dms100, 5ess, 4ess, qsig");
+    int_field(config_, "dchannel", field_, 1, 31, 16);
+    if (config_.contains("bchannels")) list_field(config_, "bchannels", field_, 1, 31);
+    const std::string overlap = string_field(config_, "overlap", field_, "none");
+    if (overlap != "none" && overlap != "incoming" && overlap != "outgoing" && overlap != "both")
+      throw EngineError("E_CONFIG_FIELD", field_ + ".overlap",
+                        "\"" + overlap + "\" is not one of none, incoming, outgoing, both");
+    bool_field(config_, "serviceMessages", field_, false);
+    bool_field(config_, "debug", field_, false);
+    if (config_.contains("timers")) {
+      const json& timers = config_["timers"];
+      if (!timers.is_object())
+        throw EngineError("E_CONFIG_FIELD", field_ + ".timers", "must map timer names to values");
+      for (const auto& [name, value] : timers.items())
+        if (pri_timer2idx(name.c_str()) < 0 || !value.is_number_integer())
+          throw EngineError("E_CONFIG_FIELD", field_ + ".timers." + name,
+                            "is not a libpri timer with an integer value");
+    }
+  }
 
   ~PriTrunk() override { close_all(); }
 
@@ -151,11 +180,13 @@ class PriTrunk : public Stack {
       throw;
     }
     dahdi_set_hdlc_bufs(dfd_, 32, 1024, dfield);
+    dahdi_channels_.push_back(base + dchannel_ - 1);
     for (int ts : bchans) {
       BChannel b;
       b.timeslot = ts;
       b.channo = base + ts - 1;
       bchans_[ts] = b;
+      dahdi_channels_.push_back(b.channo);
     }
     // The B-channels must exist as bearers in system.conf (bchan=), or calls would go nowhere.
     for (auto& [ts, b] : bchans_) {
@@ -387,6 +418,30 @@ class PriTrunk : public Stack {
   }
 
   void on_close() override {}
+
+  void on_retire(int cause) override {
+    std::vector<q931_call*> open_calls;
+    for (const auto& [c, call] : calls_) open_calls.push_back(c);
+    for (q931_call* c : open_calls) {
+      // DISCONNECT (RELEASE COMPLETE for an unanswered SETUP) goes out now, so the far end
+      // clears at once instead of keeping an answered call up on a D-channel that comes back.
+      if (up_ && pri_) pri_hangup(pri_, c, cause);
+      finish(c, cause, "stack");
+    }
+    if (up_ && !open_calls.empty()) drain_dchannel();
+  }
+
+  // Closing the D-channel drops what DAHDI has not sent yet: wait (a bounded time, polling, as
+  // DAHDI_IOMUX itself would wait without limit) until its transmit buffers are empty.
+  void drain_dchannel() {
+    constexpr int64_t kDrainMs = 250;  // a few frames at 64 kbit/s, with a loaded machine's slack
+    const int64_t until = now_ms() + kDrainMs;
+    while (now_ms() < until) {
+      int what = DAHDI_IOMUX_WRITEEMPTY | DAHDI_IOMUX_NOWAIT;
+      if (ioctl(dfd_, DAHDI_IOMUX, &what) < 0 || (what & DAHDI_IOMUX_WRITEEMPTY)) return;
+      usleep(2000);
+    }
+  }
 
  private:
   static int io_read(struct pri* ctrl, void* buf, int buflen) {

@@ -244,6 +244,7 @@ class R2Stack final : public Stack {
   void on_timers() override;
   void on_command(const json& cmd) override;
   void on_close() override;
+  void on_retire(int cause) override;
   json on_check(json& cmd) override;
   json on_snapshot() override;
   bool holds_bearer(int channo) const override;
@@ -572,6 +573,7 @@ void R2Stack::open() {
     ch->channo = base + ts - 1;
     const std::string where = field_ + ".channels";
     ch->fd = dahdi_open(ch->channo, where);
+    dahdi_channels_.push_back(ch->channo);
     channels_.push_back(std::move(ch));
     R2Channel& c = *channels_.back();
     dahdi_require_sig(c.fd, c.channo, DAHDI_SIG_CAS, "cas", where);
@@ -1309,6 +1311,13 @@ void R2Stack::reset(R2Channel& ch) {
   refresh(ch);
   emit_channel(ch, "local");
   refresh_remote_block(ch);
+}
+
+// The calls end here; on_close then blocks their channels with the idle ones, which the far end
+// sees as the line going away (a clear-back or blocking on its side).
+void R2Stack::on_retire(int cause) {
+  for (auto& ch : channels_)
+    if (ch->call) finish_call(*ch, cause, "stack", nullptr);
 }
 
 void R2Stack::on_close() {

@@ -466,6 +466,7 @@ class Ss7Stack final : public Stack {
   void on_timers() override;
   void on_command(const json& cmd) override;
   void on_close() override;
+  void on_retire(int cause) override;
   json on_check(json& cmd) override;
   json on_snapshot() override;
 
@@ -818,6 +819,8 @@ void Ss7Stack::open() {
             [](const Circuit& a, const Circuit& b) { return a.cic < b.cic; });
   by_cic_.clear();
   for (size_t i = 0; i < circuits_.size(); ++i) by_cic_[circuits_[i].cic] = i;
+  for (const Link& l : links_) dahdi_channels_.push_back(l.channo);
+  for (const Circuit& c : circuits_) dahdi_channels_.push_back(c.channo);
 
   // The linkset.
   ss7_ = ss7_new(switchtype_);
@@ -2198,6 +2201,13 @@ json Ss7Stack::on_snapshot() {
           {"channels", channels},
           {"calls", calls},
           {"timers", timers}};
+}
+
+// The linkset stops with the trunk, so a REL queued now would not leave in time: the calls end
+// here, and the far end clears its side when it finds the linkset gone.
+void Ss7Stack::on_retire(int cause) {
+  for (Circuit& c : circuits_)
+    if (c.call) finish_call(c, cause, "stack");
 }
 
 void Ss7Stack::on_close() {

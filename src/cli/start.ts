@@ -2,9 +2,10 @@
 // `switchboard start`: simulator (if none is up), dahdi_cfg, then the controller until Ctrl-C.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SwitchboardError } from '../core/errors.ts';
+import { dahdiCfg } from '../runtime/dahdi-tools.ts';
 import { logger } from '../runtime/log.ts';
 import { paths } from '../runtime/paths.ts';
 import { defaultSimDir, SimClient } from '../sim/client.ts';
@@ -15,25 +16,6 @@ import { type Command, parseIntArg, stringValue } from './command.ts';
 
 /** How long the controller may take to exit after SIGTERM before it is killed, in ms. */
 const CONTROLLER_STOP_MS = 5000;
-
-/** dahdi_cfg from PATH, or from /usr/sbin where Debian installs it (not on a user's PATH). */
-function dahdiCfg(): string {
-  for (const dir of [
-    ...(process.env.PATH ?? '').split(':').filter(Boolean),
-    '/usr/sbin',
-    '/sbin',
-  ]) {
-    const file = join(dir, 'dahdi_cfg');
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {}
-  }
-  throw new SwitchboardError(
-    'E_DAHDI_CFG',
-    'dahdi_cfg is not installed (Debian package dahdi): run `bash scripts/setup.sh`',
-  );
-}
 
 /** Applies system.conf with the real dahdi_cfg, through the preload. */
 export function applyDahdiConf(dir: string, config: SimConfig, source: string): string {

@@ -209,9 +209,20 @@ export interface CommandResult {
   [k: string]: unknown;
 }
 
+/** What a reconfiguration did, by trunk name. */
+export interface ReconfigureResult {
+  /** Unchanged trunks: still running, their calls untouched. */
+  kept: string[];
+  /** Removed and changed trunks that were stopped (their calls released, cause 41), in the old order. */
+  stopped: string[];
+  /** New and changed trunks that were opened and started, in configuration order. */
+  started: string[];
+}
+
 interface RawEngine {
   start(config: string): void;
   stop(): string;
+  reconfigure(config: string): string;
   command(cmd: string): string;
   snapshot(): string;
   traceStart(span: number, maxBytes?: number): void;
@@ -247,6 +258,23 @@ export class Engine {
     if (!this.#running) return [];
     this.#running = false;
     return JSON.parse(this.#raw.stop()) as EngineEvent[];
+  }
+
+  /**
+   * Applies a changed configuration to the running engine. Trunks are matched by name; one whose
+   * JSON is unchanged keeps running with its calls. Removed and changed trunks stop: media on
+   * their channels ends (mediaDetached reason trunkStopped), their calls end with `released`
+   * (by 'stack', Cause NORMAL_TEMPORARY_FAILURE (41)). New and changed trunks then open and
+   * start. Field errors found before anything stops (names, signalling, span ownership,
+   * media.zone, most trunk fields) change nothing; a trunk that fails to open leaves none of
+   * the new trunks running and brings the stopped ones back where their old configuration still
+   * opens. The DAHDI channels must already be configured for the new trunks (src/trunks/apply.ts).
+   * @throws SwitchboardError E_CONFIG_FIELD naming the field (`trunks[2].span`), E_ENGINE_STOPPED
+   */
+  reconfigure(config: EngineConfig): ReconfigureResult {
+    return JSON.parse(
+      wrap(() => this.#raw.reconfigure(JSON.stringify(config))),
+    ) as ReconfigureResult;
   }
 
   /**

@@ -5,7 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../runtime/paths.ts';
 import { startProcess } from '../runtime/process.ts';
-import type { CommandResult, EngineCommand, EngineConfig, EngineSnapshot } from './engine.ts';
+import type {
+  CommandResult,
+  EngineCommand,
+  EngineConfig,
+  EngineSnapshot,
+  ReconfigureResult,
+} from './engine.ts';
 
 export type Line = Record<string, unknown>;
 
@@ -17,6 +23,8 @@ export interface Host {
   command(cmd: EngineCommand): Promise<CommandResult>;
   request(op: string, fields?: Record<string, unknown>): Promise<unknown>;
   snapshot(): Promise<EngineSnapshot>;
+  /** Engine.reconfigure in the host; rejects with the engine's error (code, field). */
+  reconfigure(config: EngineConfig): Promise<ReconfigureResult>;
   /** The span's capture as a pcap file. */
   trace(span: number): Promise<Buffer>;
   /** Waits for an event matching `pred` that has not been returned by a previous wait. */
@@ -83,6 +91,7 @@ export async function startEngineHost(
     command: (cmd) => request('command', { cmd }) as Promise<CommandResult>,
     request,
     snapshot: () => request('snapshot') as Promise<EngineSnapshot>,
+    reconfigure: (config) => request('reconfigure', { config }) as Promise<ReconfigureResult>,
     trace: async (span) => Buffer.from((await request('traceRead', { span })) as string, 'base64'),
     async waitEvent(pred, timeoutMs = 15_000) {
       const match = (l: Line) => typeof l.event === 'string' && !consumed.has(l) && pred(l);

@@ -12,8 +12,9 @@
 //   {"id": 2, "op": "snapshot"}
 //   {"id": 3, "op": "traceStart" | "traceStop", "span": 1}
 //   {"id": 4, "op": "traceRead", "span": 1}           result: the pcap, base64
-//   {"id": 5, "op": "block", "ms": 2000}              keeps the event loop busy (tests)
-//   {"id": 6, "op": "stop"}                           stops the engine and exits
+//   {"id": 5, "op": "reconfigure", "config": {...}}   result: {kept, stopped, started}
+//   {"id": 6, "op": "block", "ms": 2000}              keeps the event loop busy (tests)
+//   {"id": 7, "op": "stop"}                           stops the engine and exits
 
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -38,6 +39,7 @@ interface Request {
   cmd?: EngineCommand;
   span?: number;
   ms?: number;
+  config?: EngineConfig;
 }
 
 function handle(engine: Engine, req: Request): unknown {
@@ -46,6 +48,8 @@ function handle(engine: Engine, req: Request): unknown {
       return engine.command(req.cmd as EngineCommand);
     case 'snapshot':
       return engine.snapshot();
+    case 'reconfigure':
+      return engine.reconfigure(req.config as EngineConfig);
     case 'traceStart':
       engine.traceStart(Number(req.span));
       return {};

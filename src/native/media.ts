@@ -139,7 +139,15 @@ export type MediaEvent =
       event: 'playDone';
       play: number;
       kind: 'prompt' | 'tone' | 'dtmf';
-      reason: 'done' | 'stopped' | 'bargeIn' | 'replaced' | 'released' | 'detached' | 'connected';
+      reason:
+        | 'done'
+        | 'stopped'
+        | 'bargeIn'
+        | 'replaced'
+        | 'released'
+        | 'detached'
+        | 'connected'
+        | 'trunkStopped';
       playedMs: number;
       digit?: string;
       item?: number;
@@ -149,7 +157,15 @@ export type MediaEvent =
       event: 'recordDone';
       record: number;
       file: string;
-      reason: 'maxLength' | 'silence' | 'dtmf' | 'stopped' | 'replaced' | 'released' | 'detached';
+      reason:
+        | 'maxLength'
+        | 'silence'
+        | 'dtmf'
+        | 'stopped'
+        | 'replaced'
+        | 'released'
+        | 'detached'
+        | 'trunkStopped';
       ms: number;
       digit?: string;
       /** Set when the file could not be written completely. */
