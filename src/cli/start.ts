@@ -33,7 +33,8 @@ export function applyDahdiConf(dir: string, config: SimConfig, source: string): 
 
 export const startCommand: Command = {
   name: 'start',
-  summary: 'Run the switch: simulator with the demo board, DAHDI configuration, controller.',
+  summary:
+    'Run the switch: simulator with the demo board, the simulated carrier, the controller and its API.',
   options: {
     'sim-config': {
       type: 'string',
@@ -48,14 +49,34 @@ export const startCommand: Command = {
     port: {
       type: 'string',
       arg: 'N',
-      help: 'TCP port for the web UI and HTTP API, 1-65535 (default 8080; handed to the controller, which does not serve HTTP yet)',
+      help: 'TCP port of the HTTP API (and, later, the web UI), 1-65535 (default 8080)',
     },
+    'data-dir': {
+      type: 'string',
+      arg: 'DIR',
+      help: 'where the database lives; default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard',
+    },
+    config: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'switch configuration (YAML) applied when the database has none yet (default board/config/demo.yaml)',
+    },
+    carrier: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'simulated carrier scenario on the far ends of the cables (default board/carrier/demo.yaml)',
+    },
+    'no-carrier': { type: 'boolean', help: 'run no simulated carrier' },
   },
   details: [
     'Starts a simulator unless one already answers in the simulator directory, writes',
     'DIR/system.conf for its board and applies it with `dahdi_cfg -vv -c`, then runs the',
-    'controller (src/controller/main.ts) with the simulator preload. Logs are JSON lines.',
-    'Ctrl-C stops the controller, and the simulator if this command started it.',
+    'controller (src/controller/main.ts) with the simulator preload: on a fresh database it',
+    'applies --config, brings the trunks up and serves the API on --port (first-run setup:',
+    'POST /api/setup). Once the API is up, the simulated carrier (`switchboard carrier`) starts',
+    'on the far ends of the cables and calls flow; the controller logs each call. Logs are',
+    'JSON lines. Ctrl-C stops the carrier, the controller, and the simulator if this command',
+    'started it.',
   ].join('\n'),
   async run({ values }) {
     const log = logger.child({ subsystem: 'start' });
@@ -105,16 +126,56 @@ export const startCommand: Command = {
       throw err;
     }
 
+    const dataDir = resolve(
+      stringValue(values, 'data-dir') ?? process.env.SWITCHBOARD_DATA_DIR ?? '/var/lib/switchboard',
+    );
+    const switchConfig = resolve(stringValue(values, 'config') ?? paths.demoConfig);
     const child: ChildProcess = spawn(
       process.execPath,
-      ['--import', import.meta.resolve('tsx'), paths.controllerMain, '--port', String(port)],
-      { stdio: 'inherit', env: simEnv(dir) },
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        paths.controllerMain,
+        '--port',
+        String(port),
+        '--data-dir',
+        dataDir,
+        '--sim-dir',
+        dir,
+        '--config',
+        switchConfig,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: simEnv(dir) },
     );
+    // The controller's log goes on to ours; the carrier starts once the API is up (the trunks are).
+    let carrier: ChildProcess | undefined;
+    const scenario = values['no-carrier']
+      ? undefined
+      : resolve(stringValue(values, 'carrier') ?? paths.demoCarrier);
+    let lineBuf = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      if (carrier || !scenario) return;
+      lineBuf += chunk.toString('utf8');
+      if (!lineBuf.includes('"controller started"')) {
+        lineBuf = lineBuf.slice(-4096);
+        return;
+      }
+      carrier = spawn(
+        process.execPath,
+        [paths.cli, 'carrier', '--scenario', scenario, '--sim-dir', dir],
+        { stdio: 'inherit' },
+      );
+      carrier.once('exit', (c, signal) => {
+        if (!stopping) log.warn({ code: c, signal }, 'the simulated carrier exited');
+      });
+    });
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
+      carrier?.kill('SIGTERM');
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), CONTROLLER_STOP_MS).unref();
     };
@@ -132,6 +193,11 @@ export const startCommand: Command = {
     });
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    const far = carrier;
+    if (far && far.exitCode === null && far.signalCode === null) {
+      far.kill('SIGTERM');
+      await new Promise((ok) => far.once('exit', ok));
+    }
     await stopSimulator();
     return code;
   },

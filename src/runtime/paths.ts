@@ -19,6 +19,12 @@ export const paths = {
   addon: `${repoRoot}build/Release/switchboard.node`,
   /** The demo board that `switchboard start` and `sim up` use by default. */
   demoBoard: `${repoRoot}board/sim/demo.yaml`,
+  /** The demo switch configuration `switchboard start` applies on a fresh database. */
+  demoConfig: `${repoRoot}board/config/demo.yaml`,
+  /** The demo carrier scenario `switchboard start` runs on the far ends of the demo board. */
+  demoCarrier: `${repoRoot}board/carrier/demo.yaml`,
+  /** The CLI entry point. */
+  cli: `${repoRoot}bin/switchboard.mjs`,
   benchDir: `${repoRoot}bench`,
   benchResults: `${repoRoot}bench/results`,
   controllerMain: `${repoRoot}src/controller/main.ts`,
