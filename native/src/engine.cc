@@ -404,11 +404,18 @@ void Engine::stop() {
   }
   // Events the trunks emit on the way out still pass the (stopped) media layer.
   for (auto& t : trunks) t->stop();
+  {
+    // The threads have ended: no call is bound any more after this.
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    calls_.clear();
+  }
+  {
+    // A reader that reached a trunk before (through a call) holds the lock shared until done.
+    std::unique_lock<std::shared_mutex> barrier(trunks_mu_);
+  }
   trunks.clear();
   media_.reset();
   running_ = false;
-  std::lock_guard<std::mutex> lock(calls_mu_);
-  calls_.clear();
 }
 
 json Engine::reconfigure(const json& config) {
@@ -485,6 +492,9 @@ json Engine::reconfigure(const json& config) {
       release_calls_of(t.get(), kCauseReconfigured);
       retired.push_back({t->name(), t->field(), t->config()});
     }
+    // Out of the list and with their calls unbound, no reader can reach them any more; one that
+    // did before (through a call) still holds the lock shared, and is waited for here.
+    std::unique_lock<std::shared_mutex> barrier(trunks_mu_);
   }
 
   // 3. Open the new and changed trunks. A failure closes every one of them (their unique_ptrs)
