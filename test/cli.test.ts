@@ -69,6 +69,7 @@ describe('cli', () => {
       'prompts tts': ['--cache DIR', '--voice VOICE', '--voices'],
       'prompts say': ['KIND VALUE', '--lang LANG'],
       bench: ['NAME'],
+      carrier: ['--scenario FILE', '--sim-dir DIR', '--log FILE', '--keep-spans'],
     };
     for (const [name, words] of Object.entries(expect)) {
       const { out } = await run(...name.split(' '), '--help');
@@ -80,7 +81,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, prompts, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, prompts, bench/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],

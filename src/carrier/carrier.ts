@@ -531,7 +531,9 @@ export class Carrier {
         this.#command({ op: 'accept', call: a.call }, a);
         this.#command({ op: 'alert', call: a.call }, a);
         const cause = rule?.cause ?? out.causes.no_answer;
-        if (opts.noAnswerSeconds !== null)
+        // MFC-R2 has no backward signal that clears an accepted call before the answer (the
+        // clear-back openr2 sends then is ignored by the caller): it rings until the switch gives up.
+        if (opts.noAnswerSeconds !== null && this.#signalling(a.trunk) !== 'mfcr2')
           this.#after(a, opts.noAnswerSeconds * 1000, () => this.#hangUp(a, cause));
         break;
       }
@@ -542,8 +544,11 @@ export class Carrier {
 
   #refuse(a: Active, cause: number): void {
     this.#hangUp(a, cause);
-    const trunk = this.scenario.engine.trunks.find((t) => t.name === a.trunk);
-    if (!trunk?.signalling.startsWith('pri_') || !PRI_SILENT_RELEASE_CAUSES.includes(cause)) return;
+    if (
+      !this.#signalling(a.trunk)?.startsWith('pri_') ||
+      !PRI_SILENT_RELEASE_CAUSES.includes(cause)
+    )
+      return;
     // Queued behind the release on the trunk's thread, so libpri has sent RELEASE COMPLETE first.
     if (a.channel !== undefined)
       this.#command({ op: 'reset', trunk: a.trunk, channel: a.channel }, a);
@@ -671,6 +676,10 @@ export class Carrier {
         this.#pressNext(a);
       }
     });
+  }
+
+  #signalling(trunk: string): string | undefined {
+    return this.scenario.engine.trunks.find((t) => t.name === trunk)?.signalling;
   }
 
   /** The carrier's party hangs up (or refuses) with `cause`. */

@@ -9,7 +9,8 @@
 //   {"carrier": "inboundDone", "stats": {...}}             every inbound call was placed and ended
 //   {"stats": {...}}                                       answer to a stats request, and at exit
 //   {"fatal": {"code", "message", "details"?}}             the scenario or the engine refused (exit 2)
-// stdin, one JSON object per line: {"op": "stats"} or {"op": "stop"} (as SIGTERM).
+// stdin, one JSON object per line: {"op": "stats"} or {"op": "stop"} (as SIGTERM). The end of
+// stdin stops the carrier too, so that it never outlives the process that started it.
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -87,6 +88,7 @@ function main(): void {
     if (req.op === 'stats') out({ stats: carrier.stats() });
     else if (req.op === 'stop') stop();
   });
+  rl.on('close', stop);
 }
 
 main();

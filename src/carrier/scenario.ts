@@ -8,7 +8,7 @@ import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import { type FieldError, schemaErrors } from '../core/schema.ts';
 import type { EngineConfig, EngineTrunk } from '../native/engine.ts';
 import { compilePattern, type Pattern } from '../routing/pattern.ts';
-import { R2_CATEGORIES } from '../trunks/r2.ts';
+import { R2_CATEGORIES, R2_CHINA_ANI_GAP } from '../trunks/r2.ts';
 import { validateTrunks } from '../trunks/validate.ts';
 import { numberSourceError } from './draw.ts';
 
@@ -51,26 +51,28 @@ function secondsRange(description: string) {
   );
 }
 
-const NumberSourceSchema = Type.Object(
-  {
-    numbers: Type.Array(
-      Type.String({
-        minLength: 1,
-        maxLength: 40,
-        description:
-          'a number ("01062881234") or a dialplan pattern whose X, Z, N and [1-5] are filled with seeded digits ("_0106288XXXX")',
-      }),
-      { minItems: 1, maxItems: 10_000 },
-    ),
-    order: Type.Optional(
-      Type.Union([Type.Literal('sequence'), Type.Literal('random')], {
-        description:
-          'sequence: the n-th call of a flow takes entry n (wrapping round); random: a seeded pick per call. Default sequence',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
+function numberSource(description: string) {
+  return Type.Object(
+    {
+      numbers: Type.Array(
+        Type.String({
+          minLength: 1,
+          maxLength: 40,
+          description:
+            'a number ("01062881234") or a dialplan pattern whose X, Z, N and [1-5] are filled with seeded digits ("_0106288XXXX")',
+        }),
+        { minItems: 1, maxItems: 10_000 },
+      ),
+      order: Type.Optional(
+        Type.Union([Type.Literal('sequence'), Type.Literal('random')], {
+          description:
+            'sequence: the n-th call of a flow takes entry n (wrapping round); random: a seeded pick per call. Default sequence',
+        }),
+      ),
+    },
+    { additionalProperties: false, description },
+  );
+}
 
 const DigitStepSchema = Type.Object(
   {
@@ -134,8 +136,14 @@ const flowOptions = {
         'poisson: seeded exponential gaps between calls, as real traffic; uniform: exactly 60/rate seconds apart. Default poisson',
     }),
   ),
-  called: Type.Optional(NumberSourceSchema),
-  calling: Type.Optional(NumberSourceSchema),
+  called: Type.Optional(
+    numberSource(
+      "the numbers the callers dial, the switch's DIDs (required, in the flow or in inbound)",
+    ),
+  ),
+  calling: Type.Optional(
+    numberSource("the callers' own numbers; default none (the calls carry no calling number)"),
+  ),
   category: Type.Optional(
     Type.Union(
       R2_CATEGORIES.map((c) => Type.Literal(c)),
@@ -246,7 +254,7 @@ const calleeOptions = {
   noAnswerSeconds: Type.Optional(
     Type.Union([seconds('seconds'), Type.Null()], {
       description:
-        'no_answer: release with causes.no_answer after ringing this long, seconds; null (default): ring until the switch gives up',
+        'no_answer: release with causes.no_answer after ringing this long, seconds; null (default): ring until the switch gives up. Not on MFC-R2, which has no backward clear before the answer: there it always rings until the switch gives up',
       mustBe: `a number of seconds from 0 to ${MAX_SECONDS}, or null (ring until the switch gives up)`,
     }),
   ),
@@ -295,7 +303,14 @@ const OutboundSchema = Type.Object(
                 'the called number, or a dialplan pattern ("_1380013800X", "_0755.") it matches',
             }),
             outcome: Type.Optional(OutcomeSchema),
-            cause: Type.Optional(Cause),
+            cause: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: 127,
+                description:
+                  'the Q.850 cause (1..127) this number is refused with; default causes[outcome]. Not for answer',
+              }),
+            ),
             ...calleeOptions,
           },
           { additionalProperties: false },
@@ -330,6 +345,19 @@ const OutboundSchema = Type.Object(
   },
 );
 
+/**
+ * A scenario file, e.g.
+ *
+ *   seed: 7
+ *   trunks: [{ name: pri, signalling: pri_net, span: 2, switchtype: euroisdn }]
+ *   inbound: { rate: 6, total: 20, called: { numbers: [_01062881XXX] }, holdSeconds: { min: 10, max: 60 } }
+ *   outbound:
+ *     mix: { answer: 8, busy: 1, congestion: 1 }
+ *     numbers: [{ number: '13800000017', outcome: busy }]
+ *
+ * board/carrier/demo.yaml is the full example; every option below carries its unit, default and
+ * range.
+ */
 export const ScenarioSchema = Type.Object(
   {
     seed: Type.Optional(
@@ -442,7 +470,7 @@ function rangeErrors(range: SecondsRange | null | undefined, path: string): Fiel
     : [];
 }
 
-function sourceErrors(source: Static<typeof NumberSourceSchema> | undefined, path: string) {
+function sourceErrors(source: NumberSource | { numbers: string[] } | undefined, path: string) {
   const out: FieldError[] = [];
   source?.numbers.forEach((n, i) => {
     const why = numberSourceError(n);
@@ -625,6 +653,19 @@ export function validateScenario(input: unknown, source = 'carrier scenario'): S
     if (!isSwitchboardError(err, 'E_CONFIG_FIELD')) throw err;
     errors.push(...(err.details as FieldError[]));
   }
+  (raw.trunks as Record<string, unknown>[]).forEach((t, i) => {
+    // The switch's calls to a China R2 trunk come from openr2, which cannot send ANI there.
+    if (
+      t?.signalling === 'mfcr2' &&
+      t.variant === 'cn' &&
+      t.maxAni !== 0 &&
+      t.skipCategory !== true
+    )
+      errors.push({
+        path: `trunks[${i}].maxAni`,
+        message: `must be 0 on a China (cn) trunk: the switch calls it through openr2, which cannot send the calling number there (${R2_CHINA_ANI_GAP})`,
+      });
+  });
   const trunkNames = (raw.trunks as Partial<EngineTrunk>[]).map((t) => String(t?.name));
   const inbound = raw.inbound ? resolveFlows(raw.inbound, trunkNames, errors) : undefined;
   const outbound = resolveOutbound(raw.outbound ?? {}, errors);

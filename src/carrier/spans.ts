@@ -28,11 +28,11 @@ export interface SpanConf {
 }
 
 /**
- * system.conf lines for the spans of the carrier's PRI and MFC-R2 trunks. The carrier is the
- * network: timing priority 0 (it never takes its clock from the switch). SS7 and analog trunks
- * are left out: their spans are configured as the board's system.conf has them.
+ * system.conf lines for the spans of PRI and MFC-R2 trunks (the carrier's; a test's switch side
+ * too). Timing priority 0: the carrier is the network and never takes its clock from the switch.
+ * SS7 and analog trunks are left out: their spans stay as the board's system.conf has them.
  */
-export function renderCarrierSpans(trunks: EngineTrunk[], board: BoardSpan[]): SpanConf[] {
+export function renderSpanConfs(trunks: EngineTrunk[], board: BoardSpan[]): SpanConf[] {
   const out: SpanConf[] = [];
   trunks.forEach((trunk, i) => {
     if (!['pri_net', 'pri_cpe', 'mfcr2'].includes(trunk.signalling)) return;
@@ -98,14 +98,14 @@ function dahdiCfg(): string {
 }
 
 /**
- * Applies each carrier span's configuration with the real dahdi_cfg, one span at a time
+ * Applies each span's configuration with the real dahdi_cfg, one span at a time
  * (`-S SPAN -C CHANNELS`), leaving every other span (the switch's) as it is.
  * @throws SwitchboardError E_DAHDI_CFG with dahdi_cfg's own words
  */
-export function applyCarrierSpans(dir: string, spans: SpanConf[]): void {
+export function applySpanConfs(dir: string, spans: SpanConf[]): void {
   const cfg = dahdiCfg();
   for (const s of spans) {
-    const file = join(dir, `carrier-span${s.span}.conf`);
+    const file = join(dir, `span${s.span}.conf`);
     writeFileSync(file, s.conf);
     const r = spawnSync(cfg, ['-S', String(s.span), '-C', s.channels, '-c', file], {
       env: simEnv(dir),

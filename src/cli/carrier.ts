@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../carrier/scenario.ts';
-import { applyCarrierSpans, renderCarrierSpans } from '../carrier/spans.ts';
+import { applySpanConfs, renderSpanConfs } from '../carrier/spans.ts';
 import { SwitchboardError } from '../core/errors.ts';
 import { logger } from '../runtime/log.ts';
 import { defaultSimDir, SimClient } from '../sim/client.ts';
@@ -66,8 +66,8 @@ export const carrierCommand: Command = {
         `no simulator is running in ${dir} (start one with \`switchboard sim up\` or \`switchboard start\`)`,
       );
     if (!values['keep-spans']) {
-      const spans = renderCarrierSpans(scenario.engine.trunks, (await client.status()).spans);
-      applyCarrierSpans(dir, spans);
+      const spans = renderSpanConfs(scenario.engine.trunks, (await client.status()).spans);
+      applySpanConfs(dir, spans);
       log.info({ spans: spans.map((s) => s.span) }, "dahdi_cfg applied the carrier's spans");
     }
     const logFile = stringValue(values, 'log');
@@ -81,7 +81,8 @@ export const carrierCommand: Command = {
         resolve(file),
         ...(logFile === undefined ? [] : ['--log', resolve(logFile)]),
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: simEnv(dir) },
+      // stdin stays an open pipe that we never write: when it closes (we died), the carrier stops.
+      { stdio: ['pipe', 'inherit', 'inherit'], env: simEnv(dir) },
     );
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
