@@ -105,8 +105,13 @@ export async function startController(
     },
     ended: () => proc.lines.filter((l) => l.msg === 'call ended' && typeof l.call === 'string'),
     async stop() {
-      if (proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
-      const timer = setTimeout(() => proc.pid && process.kill(proc.pid, 'SIGKILL'), 15_000);
+      const signal = (s: NodeJS.Signals) => {
+        try {
+          if (proc.pid !== undefined) process.kill(proc.pid, s);
+        } catch {} // already gone (a test killed it)
+      };
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 15_000);
       await proc.done;
       clearTimeout(timer);
     },
