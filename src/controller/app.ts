@@ -24,7 +24,7 @@ import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
-import { applySwitchConfig, engineConfig } from '../trunks/apply.ts';
+import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
 import { boardFromSpans } from './board.ts';
 import { SpanWatcher } from './span-watch.ts';

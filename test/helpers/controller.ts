@@ -70,7 +70,8 @@ export async function startController(
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'admin', password: ADMIN_PASSWORD }),
   });
-  if (setup.status !== 201 && setup.status !== 200) throw new Error(`setup: ${setup.status} ${await setup.text()}`);
+  if (setup.status !== 201 && setup.status !== 200)
+    throw new Error(`setup: ${setup.status} ${await setup.text()}`);
   const cookie = (setup.headers.get('set-cookie') ?? '').split(';')[0] as string;
   const csrf = ((await setup.json()) as { csrf: string }).csrf;
   const made = await fetch(`${base}/api/tokens`, {
