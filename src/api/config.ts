@@ -211,7 +211,7 @@ const configPlugin: FastifyPluginAsync<ConfigPluginOptions> = async (app, opts) 
   app.post<{ Body: unknown }>(
     '/api/config/validate',
     {
-      config: { role: 'viewer' },
+      config: { role: 'installer' },
       bodyLimit,
       schema: {
         summary:
