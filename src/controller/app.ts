@@ -305,13 +305,26 @@ export class Controller {
     return { cdrFailures: this.#cdrFailures };
   }
 
-  /** Stops serving, stops the trunks (calls are not cleared on the line) and closes the store. */
-  async stop(): Promise<void> {
+  /**
+   * Stops serving, clears the calls still up (NORMAL_CLEARING, so each gets its call record),
+   * stops the trunks and closes the store. Calls that do not clear within `clearMs` are cut by
+   * the trunk stop and have no record.
+   */
+  async stop(clearMs = 3000): Promise<void> {
     if (this.#spanTimer) clearInterval(this.#spanTimer);
     try {
       await this.api?.close();
     } catch (err) {
       this.#log.warn({ err }, 'API close failed');
+    }
+    const live = this.calls.calls();
+    if (live.length > 0) {
+      this.#log.info({ calls: live.length }, 'clearing the calls still up');
+      for (const c of live) this.calls.hangup(c.id).catch(() => undefined);
+      const until = Date.now() + clearMs;
+      while (this.calls.calls().length > 0 && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 50));
+      await this.calls.settled();
     }
     try {
       this.engine.stop();
