@@ -84,6 +84,22 @@ describe('the sanitizer build of the addon', () => {
     await net.request('traceStart', { span: 1 });
     await callThrough(net, 'net', cpe);
     await callThrough(cpe, 'cpe', net);
+    // Calls libpri frees without an event (RELEASE COMPLETE with cause 34 or 1 at once, RELEASE
+    // with 6 then the far end's RELEASE COMPLETE): refused by the called side, given up by the
+    // caller. Each ends at both ends, and the channel takes the next call.
+    for (const [cause, byCaller] of [
+      [34, false],
+      [6, false],
+      [1, true],
+    ] as const) {
+      const { call } = await net.command({ op: 'place', trunk: 'net', called: '55', channel: 3 });
+      const offered = await cpe.waitEvent(is('offered'), 30_000);
+      const [ender, id] = byCaller ? [net, call] : [cpe, offered.call];
+      await ender.command({ op: 'release', call: id as number, cause });
+      assert.equal((await net.waitEvent(is('released', call), 30_000)).cause, cause);
+      assert.equal((await cpe.waitEvent(is('released', offered.call), 30_000)).cause, cause);
+    }
+    await callThrough(net, 'net', cpe);
     await net.command({ op: 'reset', trunk: 'net', channel: 5 });
     await net.waitEvent(
       (e) => e.event === 'channel' && e.channel === 5 && e.state === 'idle',

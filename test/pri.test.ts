@@ -63,8 +63,15 @@ async function connect(
   to: Host,
   called: string,
   calling: string,
+  channel?: number,
 ): Promise<{ out: number; in: number; offered: Line }> {
-  const { call } = await from.command({ op: 'place', trunk: fromTrunk, called, calling });
+  const { call } = await from.command({
+    op: 'place',
+    trunk: fromTrunk,
+    called,
+    calling,
+    ...(channel === undefined ? {} : { channel }),
+  });
   assert.ok(call);
   await from.waitEvent(is('dialing', call));
   const offered = await to.waitEvent((e) => e.event === 'offered' && e.called === called);
@@ -87,6 +94,33 @@ async function clear(a: Host, callA: number, b: Host, callB: number): Promise<vo
   const near = await a.waitEvent(is('released', callA));
   assert.equal(near.causeName, 'NORMAL_CLEARING');
   assert.equal(near.by, 'local');
+}
+
+/**
+ * Causes for which libpri clears an unanswered call with RELEASE COMPLETE (1, 34, 44, 81, 82) or
+ * RELEASE (6) and then forgets it without an event of its own: UNALLOCATED, CHANNEL_UNACCEPTABLE,
+ * NO_CIRCUIT_AVAILABLE, REQUESTED_CHAN_UNAVAIL, INVALID_CALL_REFERENCE, IDENTIFIED_CHANNEL_NOTEXIST.
+ */
+const SILENT_CAUSES = [1, 6, 34, 44, 81, 82];
+
+/** Checks that a host has no call left and that timeslot `ts` of its trunk is idle. */
+async function channelFree(host: Host, ts: number, what: string): Promise<void> {
+  const t = (await host.snapshot()).trunks[0];
+  assert.ok(t);
+  assert.deepEqual(t.calls, [], `${what}: no call left on ${t.name}`);
+  assert.equal(t.channels.find((c) => c.channel === ts)?.state, 'idle', `${what}: ${t.name}`);
+}
+
+/** A call on timeslot `ts` goes through (answered, cleared): the B-channel is free on both ends. */
+async function channelTakesCall(
+  from: Host,
+  fromTrunk: string,
+  to: Host,
+  ts: number,
+): Promise<void> {
+  const c = await connect(from, fromTrunk, to, `9${ts}`, '1', ts);
+  assert.equal(c.offered.channel, ts);
+  await clear(from, c.out, to, c.in);
 }
 
 describe('ISDN PRI, network side to user side', () => {
@@ -176,6 +210,91 @@ describe('ISDN PRI, network side to user side', () => {
       const snap = await p.net.snapshot();
       assert.equal(snap.trunks[0]?.calls[0]?.called, '55512');
       await clear(p.cpe, call as number, p.net, offered.call as number);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test('the called side refuses an offered call with cause 1, 34 ...: both ends end it, the B-channel is free', async () => {
+    const p = await pair(sim);
+    try {
+      const ends = [
+        { from: p.net, fromTrunk: 'net', to: p.cpe, ts: 5 },
+        { from: p.cpe, fromTrunk: 'cpe', to: p.net, ts: 6 },
+      ];
+      for (const { from, fromTrunk, to, ts } of ends) {
+        for (const cause of SILENT_CAUSES) {
+          const what = `${fromTrunk} calls, cause ${cause}`;
+          const { call } = await from.command({
+            op: 'place',
+            trunk: fromTrunk,
+            called: `7${cause}`,
+            channel: ts,
+          });
+          const offered = await to.waitEvent(
+            (e) => e.event === 'offered' && e.called === `7${cause}`,
+          );
+          assert.equal(offered.channel, ts, what);
+          await to.command({ op: 'release', call: offered.call as number, cause });
+          const theirs = await from.waitEvent(is('released', call));
+          assert.deepEqual([theirs.by, theirs.cause], ['remote', cause], what);
+          const mine = await to.waitEvent(is('released', offered.call));
+          assert.deepEqual([mine.by, mine.cause], ['local', cause], what);
+          await channelFree(from, ts, what);
+          await channelFree(to, ts, what);
+          await channelTakesCall(from, fromTrunk, to, ts);
+          assert.equal(to.events(is('released', offered.call)).length, 1, `${what}: released once`);
+          assert.equal(from.events(is('released', call)).length, 1, `${what}: released once`);
+        }
+      }
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test('the calling side gives up with cause 1, 34 ... before any answer or during alerting: both ends end it, the B-channel is free', async () => {
+    const p = await pair(sim);
+    try {
+      const ends = [
+        { from: p.net, fromTrunk: 'net', to: p.cpe, ts: 7 },
+        { from: p.cpe, fromTrunk: 'cpe', to: p.net, ts: 8 },
+      ];
+      // Before any answer the called side has sent nothing: libpri frees its call on the
+      // caller's RELEASE COMPLETE without an event too.
+      for (const alerting of [false, true]) {
+        for (const { from, fromTrunk, to, ts } of ends) {
+          for (const cause of SILENT_CAUSES) {
+            const what = `${fromTrunk} calls and gives up ${alerting ? 'ringing' : 'at once'}, cause ${cause}`;
+            const called = `8${alerting ? 1 : 0}${cause}`;
+            const { call } = await from.command({
+              op: 'place',
+              trunk: fromTrunk,
+              called,
+              channel: ts,
+            });
+            const offered = await to.waitEvent((e) => e.event === 'offered' && e.called === called);
+            if (alerting) {
+              await to.command({ op: 'accept', call: offered.call as number });
+              await to.command({ op: 'alert', call: offered.call as number });
+              await from.waitEvent(is('alerting', call));
+            }
+            await from.command({ op: 'release', call: call as number, cause });
+            const mine = await from.waitEvent(is('released', call));
+            assert.deepEqual([mine.by, mine.cause], ['local', cause], what);
+            const theirs = await to.waitEvent(is('released', offered.call));
+            assert.deepEqual([theirs.by, theirs.cause], ['remote', cause], what);
+            await channelFree(from, ts, what);
+            await channelFree(to, ts, what);
+            await channelTakesCall(from, fromTrunk, to, ts);
+            assert.equal(from.events(is('released', call)).length, 1, `${what}: released once`);
+            assert.equal(
+              to.events(is('released', offered.call)).length,
+              1,
+              `${what}: released once`,
+            );
+          }
+        }
+      }
     } finally {
       await p.stop();
     }

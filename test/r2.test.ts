@@ -388,6 +388,36 @@ describe('MFC-R2 ours to ours in every variant openr2 knows', () => {
     );
   }
 
+  /**
+   * The called side accepts a call and releases it before answering: both ends end it (the
+   * caller by the far end's forced release), then the channel carries an answered call.
+   */
+  async function releasedUnanswered(
+    from: Host,
+    to: Host,
+    variant: R2Variant,
+    sides: [string, string],
+    channel: number,
+  ): Promise<void> {
+    const trunk = `${sides[0]}-${variant}`;
+    const { call: id } = await from.command({ op: 'place', trunk, channel, called: '2468' });
+    const offered = await to.waitEvent(isEvent('offered', { trunk: `${sides[1]}-${variant}` }));
+    await to.command({ op: 'accept', call: offered.call as number });
+    await from.waitEvent(isEvent('alerting', { call: id }));
+    await to.command({ op: 'release', call: offered.call as number, cause: 'NO_ANSWER' });
+    const theirs = await from.waitEvent(isEvent('released', { call: id }));
+    const mine = await to.waitEvent(isEvent('released', { call: offered.call }));
+    assert.deepEqual(
+      [theirs.by, theirs.cause, theirs.r2Cause],
+      ['remote', 16, 'forced_release'],
+      variant,
+    );
+    assert.deepEqual([mine.by, mine.cause], ['local', 19], variant);
+    await call(from, to, variant, sides, channel, '1357', '1234509876');
+    assert.equal(from.events(isEvent('released', { call: id })).length, 1, variant);
+    assert.equal(to.events(isEvent('released', { call: offered.call })).length, 1, variant);
+  }
+
   it('every variant: call, answer, clear both ways with ANI and DNIS intact (all at once)', async () => {
     await Promise.all(
       R2_VARIANT_CODES.flatMap((v) => [
@@ -401,6 +431,19 @@ describe('MFC-R2 ours to ours in every variant openr2 knows', () => {
       const snap = await host.snapshot();
       assert.equal(snap.trunks.length, R2_VARIANT_CODES.length);
       for (const t of snap.trunks) assert.deepEqual(t.calls, [], t.name);
+    }
+  });
+  it('every variant: the called side releases an accepted, unanswered call; both ends end it (all at once)', async () => {
+    await Promise.all(
+      R2_VARIANT_CODES.flatMap((v) => [
+        releasedUnanswered(a, b, v, ['a', 'b'], 1),
+        releasedUnanswered(b, a, v, ['b', 'a'], 2),
+      ]),
+    );
+    for (const host of [a, b]) {
+      assert.equal(await protocolErrors(host), 0);
+      await linesIdle(host);
+      for (const t of (await host.snapshot()).trunks) assert.deepEqual(t.calls, [], t.name);
     }
   });
 });
@@ -507,6 +550,48 @@ describe('MFC-R2 maintenance, alarms, causes and a stalled controller (itu)', ()
     await a.command({ op: 'reset', trunk: 'a', channel: 2 });
     await a.waitEvent(isEvent('channel', { channel: 2, state: 'idle', by: 'local' }));
     await b.waitEvent(isEvent('channel', { channel: 2, state: 'idle', by: 'remote' }));
+    await linesIdle(a);
+    await linesIdle(b);
+  });
+
+  it('the called side releases an accepted, unanswered call: both ends end it, the channel takes the next call', async () => {
+    // A has no forcedRelease: before the answer it still clears with the forced-release line
+    // signal, since ITU's clear-back (1 1) is the seizing acknowledgement already on the line.
+    await linesIdle(a);
+    await linesIdle(b);
+    const { call } = await b.command({ op: 'place', trunk: 'b', channel: 2, called: '2468' });
+    const offered = await a.waitEvent(isEvent('offered', { channel: 2 }));
+    await a.command({ op: 'accept', call: offered.call as number });
+    await b.waitEvent(isEvent('alerting', { call }));
+    await a.command({ op: 'release', call: offered.call as number, cause: 'NO_ANSWER' });
+    const theirs = await b.waitEvent(isEvent('released', { call }));
+    assert.deepEqual([theirs.by, theirs.cause, theirs.r2Cause], ['remote', 16, 'forced_release']);
+    const mine = await a.waitEvent(isEvent('released', { call: offered.call }));
+    assert.deepEqual([mine.by, mine.cause, mine.causeName], ['local', 19, 'NO_ANSWER']);
+    for (const host of [a, b]) {
+      const ch = (await host.snapshot()).trunks[0]?.channels.find((c) => c.channel === 2);
+      assert.equal(ch?.call, undefined);
+    }
+    await linesIdle(a);
+    await linesIdle(b);
+
+    // The same channel carries the next call: answered and cleared.
+    const { call: again } = await b.command({
+      op: 'place',
+      trunk: 'b',
+      channel: 2,
+      called: '1357',
+    });
+    const next = await a.waitEvent(isEvent('offered', { channel: 2 }));
+    await a.command({ op: 'answer', call: next.call as number });
+    await b.waitEvent(isEvent('answered', { call: again }));
+    await b.command({ op: 'release', call: again as number });
+    assert.equal((await b.waitEvent(isEvent('released', { call: again }))).by, 'local');
+    assert.equal((await a.waitEvent(isEvent('released', { call: next.call }))).by, 'remote');
+    assert.equal(b.events(isEvent('released', { call })).length, 1);
+    assert.equal(a.events(isEvent('released', { call: offered.call })).length, 1);
+    assert.equal(await protocolErrors(a), 0);
+    assert.equal(await protocolErrors(b), 0);
     await linesIdle(a);
     await linesIdle(b);
   });

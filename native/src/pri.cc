@@ -96,6 +96,12 @@ struct BChannel {
   bool restarting = false;
 };
 
+// A call and, for an incoming one, its Q.931 call reference as libpri reported it (flag bit
+// 0x8000 included, as the far end's messages carry it), -1 for an outgoing one.
+struct PriCall : Call {
+  int cref = -1;
+};
+
 class PriTrunk : public Stack {
  public:
   PriTrunk(Engine& engine, json config, std::string field)
@@ -324,8 +330,11 @@ class PriTrunk : public Stack {
       // Read every frame that is waiting: one poll wake-up may cover several.
       for (int i = 0; i < 64; ++i) {
         reading_ok_ = false;
+        rx_release_complete_ = {};
         pri_event* e = pri_check_event(pri_);
         if (e) handle(e);
+        // Before the next frame: it may be a SETUP that gets the freed call's address.
+        end_forgotten_calls();
         if (!reading_ok_) break;
       }
     }
@@ -348,8 +357,10 @@ class PriTrunk : public Stack {
       struct timeval now;
       gettimeofday(&now, nullptr);
       if (timercmp(next, &now, >)) break;
+      rx_release_complete_ = {};
       pri_event* e = pri_schedule_run(pri_);
       if (e) handle(e);
+      end_forgotten_calls();
     }
     if (sweep_after_down_) {
       sweep_after_down_ = false;
@@ -385,8 +396,11 @@ class PriTrunk : public Stack {
       if (call.state == CallState::kOffered) pri_proceeding(pri_, c, chan, 0);
       set_state(call, CallState::kReleasing);
       release_cause_[id] = cause;
+      rx_release_complete_ = {};
       pri_hangup(pri_, c, cause);
       if (!up_) finish(c, cause, "local");
+      // With cause 1, 34, 44, 81 or 82 libpri has sent RELEASE COMPLETE and freed the call.
+      end_forgotten_calls();
       return;
     }
     if (op == "digits") {
@@ -470,6 +484,7 @@ class PriTrunk : public Stack {
     }
     self->frames_in_++;
     self->engine_.capture(self->span_, false, static_cast<const uint8_t*>(buf), n - 2);
+    self->note_release_complete(f, n - 2);
     return n;
   }
 
@@ -522,7 +537,7 @@ class PriTrunk : public Stack {
     return "seized";
   }
 
-  std::map<q931_call*, Call>::iterator find_call(uint64_t id) {
+  std::map<q931_call*, PriCall>::iterator find_call(uint64_t id) {
     for (auto it = calls_.begin(); it != calls_.end(); ++it)
       if (it->second.id == id) return it;
     return calls_.end();
@@ -596,7 +611,7 @@ class PriTrunk : public Stack {
       pri_destroycall(pri_, c);
       return refuse(id, 41, "libpri refused the SETUP");
     }
-    Call call;
+    PriCall call;
     call.id = id;
     call.outgoing = true;
     call.state = CallState::kDialing;
@@ -701,6 +716,68 @@ class PriTrunk : public Stack {
     ev["causeName"] = cause_name(cause);
     ev["by"] = by;
     emit(std::move(ev));
+  }
+
+  // libpri frees some calls without an event, so nothing else would end them here:
+  //  - our hang-up with UNALLOCATED (1), NORMAL_CIRCUIT_CONGESTION (34), REQUESTED_CHAN_UNAVAIL
+  //    (44), INVALID_CALL_REFERENCE (81) or IDENTIFIED_CHANNEL_NOTEXIST (82) before the call is
+  //    active: __q931_hangup sends RELEASE COMPLETE and q931_release_complete frees the call at
+  //    once (pri_hangup_fix_enable, which we leave off, would send DISCONNECT for most of them);
+  //  - our hang-up with CHANNEL_UNACCEPTABLE (6), CALL_AWARDED_DELIVERED (7) or
+  //    NONSELECTED_USER_CLEARING (26): RELEASE, and the far end's RELEASE COMPLETE then frees the
+  //    call (it is neither "alive" nor waiting for a hang-up acknowledgement any more);
+  //  - RELEASE COMPLETE (or a STATUS saying "null") from the far end for an incoming call we have
+  //    sent nothing for yet: libpri does not count it as alive, so it frees it silently too.
+  // After every call into libpri, the calls whose record has gone are ended: ours (releasing) by
+  // "local" with the cause we sent, the others by "remote" with the cause of the RELEASE COMPLETE
+  // that ended them. pri_get_crv is libpri's public check that a call pointer is still one of
+  // its calls (it compares pointers, it reads nothing through them).
+  void end_forgotten_calls() {
+    if (!pri_ || calls_.empty()) return;
+    std::vector<q931_call*> gone;
+    for (const auto& [c, call] : calls_)
+      if (pri_get_crv(pri_, c, nullptr) < 0) gone.push_back(c);
+    for (q931_call* c : gone) {
+      const PriCall& call = calls_[c];
+      if (call.state == CallState::kReleasing) {
+        finish(c, 16, "local");  // finish() reports the cause of our release command
+      } else if (!call.outgoing && rx_release_complete_.cref >= 0 &&
+                 rx_release_complete_.cref == call.cref) {
+        finish(c, rx_release_complete_.cause, "remote");
+      } else {
+        log("warn", "libpri dropped call " + std::to_string(call.id) + " without an event",
+            {{"call", call.id}});
+        finish(c, up_ ? 41 : 38, "stack");
+      }
+    }
+  }
+
+  // Notes the call reference and cause of a RELEASE COMPLETE received (Q.931 §4: protocol
+  // discriminator 08, call reference length 2 on a PRI, message type 5a; cause IE 08: octet 3,
+  // octet 3a when octet 3 has no extension bit, then the cause value) for end_forgotten_calls.
+  void note_release_complete(const uint8_t* f, int len) {
+    // LAPD: address (2), control (2 for an I frame, 1 for UI), then the Q.931 message.
+    if (len < 3) return;
+    int q = (f[2] & 1) == 0 ? 4 : (f[2] & 0xef) == 0x03 ? 3 : -1;
+    if (q < 0 || len < q + 5 || f[q] != 0x08 || f[q + 1] != 2 || f[q + 4] != 0x5a) return;
+    const int cref = (f[q + 2] << 8) | f[q + 3];
+    int cause = 16;  // RELEASE COMPLETE without a cause (it is optional there)
+    for (int i = q + 5; i < len;) {
+      const uint8_t id = f[i];
+      if (id & 0x80) {  // single-octet information element
+        ++i;
+        continue;
+      }
+      if (i + 1 >= len) break;
+      const int ielen = f[i + 1];
+      if (id == 0x08 && ielen >= 2 && i + 2 + ielen <= len) {
+        int v = i + 2 + ((f[i + 2] & 0x80) ? 1 : 2);
+        if (v < i + 2 + ielen && (f[v] & 0x7f) != 0) cause = f[v] & 0x7f;
+        break;
+      }
+      i += 2 + ielen;
+    }
+    rx_release_complete_ = {cref, cause};
   }
 
   void handle_dahdi_event() {
@@ -905,7 +982,7 @@ class PriTrunk : public Stack {
       }
       clear_channel(ts, 44, "stack");
     }
-    Call call;
+    PriCall call;
     call.id = engine_.new_call_id();
     call.outgoing = false;
     call.state = CallState::kOffered;
@@ -915,6 +992,7 @@ class PriTrunk : public Stack {
     call.called = r.callednum;
     call.calling = r.callingnum;
     call.started_ms = now_ms();
+    call.cref = r.cref;
     engine_.bind_call(call.id, this);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -966,11 +1044,16 @@ class PriTrunk : public Stack {
   uint64_t frames_out_ = 0;
   uint64_t write_errors_ = 0;
   std::map<int, BChannel> bchans_;
-  std::map<q931_call*, Call> calls_;
+  std::map<q931_call*, PriCall> calls_;
   std::map<uint64_t, int> release_cause_;
   std::deque<int> restart_queue_;  // B-channels waiting for their RESTART
   int restart_pending_ = 0;        // the B-channel whose RESTART ACKNOWLEDGE we wait for
   bool sweep_after_down_ = false;
+  // The RELEASE COMPLETE in the frame libpri is handling now (cref -1: none).
+  struct {
+    int cref = -1;
+    int cause = 16;
+  } rx_release_complete_;
 };
 
 // libpri's messages are its debug output (off: pri_set_debug 0); its errors are worth counting.

@@ -203,6 +203,7 @@ struct R2Call : Call {
   bool mf_done = false;          // incoming: the MF exchange ended, answer allowed
   bool answer_pending = false;   // answer asked for before the MF exchange ended
   bool release_pending = false;  // release asked for while our accept signal was on the line
+  bool answered = false;         // incoming: our answer signal went out
   bool restricted = false;       // incoming: the caller's ANI is restricted
   int cause = 16;
   const char* by = "remote";
@@ -1221,6 +1222,7 @@ void R2Stack::answer(R2Call& call) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     call.state = CallState::kAnswered;
+    call.answered = true;
   }
   emit(call.event("answered"));
 }
@@ -1250,7 +1252,12 @@ void R2Stack::disconnect(R2Call& call) {
     // Refusing an offered call: the cause goes to the caller as a Group B signal.
     why = r2_cause_for(call.cause);
     call.r2cause = r2_cause(why).name;
-  } else if (!call.outgoing && forced_release_) {
+  } else if (!call.outgoing && (forced_release_ || !call.answered)) {
+    // Accepted but not answered: the clear-back line signal (A B = 1 1) is the seizing
+    // acknowledgement already on the line, so the caller would see no change and keep waiting
+    // for the answer (until its own r2_answer timer), and we for its clear forward. The
+    // forced-release signal (A B = 0 0) does clear before the answer: an openr2 caller takes it
+    // in every variant while it waits for the answer, and sends clear forward.
     why = OR2_CAUSE_FORCED_RELEASE;
     call.r2cause = r2_cause(why).name;
   }
