@@ -101,6 +101,7 @@ describe('renderSystemConf', () => {
         '# span 6: analog',
         'fxoks=149-150',
         'fxsls=151-152',
+        'alaw=149-152',
         '',
         'loadzone=cn',
         'loadzone=us',

@@ -1040,6 +1040,14 @@ json MediaLayer::op_connect(const json& cmd) {
   Leg* lb = leg_at(b);
   if (!la || !lb) throw EngineError("E_CALL_STATE", la ? "b" : "a", "the call ended");
   if (a == b) throw field_error("b", "is the same channel as a");
+  // DAHDI_CONF_DIGITALMON copies bytes: an A-law channel fed to a µ-law one would be noise.
+  if (la->law != lb->law)
+    throw field_error("b", "DAHDI channel " + std::to_string(b) + " is " +
+                               (lb->law == dsp::Law::kUlaw ? "mu-law" : "A-law") + " but channel " +
+                               std::to_string(a) + " is " +
+                               (la->law == dsp::Law::kUlaw ? "mu-law" : "A-law") +
+                               ": the time-slot switch copies bytes, so both need one law "
+                               "(system.conf alaw=/mulaw=; the switch configuration's system.law)");
   for (Leg* l : {la, lb}) {
     const std::string f = l == la ? "a" : "b";
     if (l->peer) throw EngineError("E_CHANNEL_BUSY", f, "is already connected to DAHDI channel " + std::to_string(l->peer));

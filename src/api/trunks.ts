@@ -58,13 +58,14 @@ export const trunksPlugin: FastifyPluginAsync<{ port: TrunkPort }> = async (app,
     {
       config: { role: 'viewer' },
       schema: {
-        summary: 'Every trunk with its links (D-channel, MTP2), channels and calls, live',
+        summary:
+          'Every trunk with its links (D-channel, MTP2), channels and calls, and the media legs and time-slot switch connections, live',
         tags: ['trunks'],
       },
     },
     async () => {
       const snap = port.snapshot();
-      return { trunks: snap.trunks, traces: snap.traces };
+      return { trunks: snap.trunks, traces: snap.traces, media: snap.media };
     },
   );
 

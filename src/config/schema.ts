@@ -290,6 +290,12 @@ export const SystemConfig = Type.Object(
     toneZone: Type.Optional(
       Type.String({ description: 'call-progress tone zone (cn, us, uk ... itu); default itu' }),
     ),
+    law: Type.Optional(
+      Type.Union([Type.Literal('alaw'), Type.Literal('mulaw')], {
+        description:
+          'companding law of the analog ports (E1 spans are A-law, T1 spans µ-law); default alaw unless every span is T1',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

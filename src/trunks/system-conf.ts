@@ -262,6 +262,19 @@ function fieldOfSpan(config: SwitchConfig, span: number): string {
  * (dahdiZone). Channel numbers come from the board's layout.
  * @throws SwitchboardError E_CONFIG_FIELD when a span is not on the board
  */
+/**
+ * The companding law of the analog ports: `system.law`, else A-law unless every configured
+ * E1/T1 span is a T1 (E1 is A-law, T1 µ-law, and a bridge between a port and a span needs one law).
+ */
+export function analogLaw(config: SwitchConfig): 'alaw' | 'mulaw' {
+  if (config.system?.law) return config.system.law;
+  const spans = config.spans ?? [];
+  return spans.length > 0 &&
+    spans.every((s) => s.type === 'T1' || s.framing === 'esf' || s.framing === 'd4')
+    ? 'mulaw'
+    : 'alaw';
+}
+
 export function renderSystemConf(
   config: SwitchConfig,
   board: BoardLayout,
@@ -291,6 +304,17 @@ export function renderSystemConf(
       if (k === 'hdlc') out.push(`${hdlc}=${channels}`);
       else if (k === 'cas') out.push(`cas=${channels}:${R2_IDLE_BITS}`);
       else out.push(`${k}=${channels}`);
+    }
+    // Analog ports take the box's law: the time-slot switch copies bytes between channels, so a
+    // phone bridged to an E1 call must speak A-law like the E1 does.
+    if (layout.type === 'analog' && analogLaw(config) === 'alaw') {
+      const ports = [...b.channels.entries()]
+        .filter(([k]) => k.startsWith('fx'))
+        .flatMap(([, set]) => [...set]);
+      if (ports.length > 0)
+        out.push(
+          `alaw=${channelList(ports.sort((x, y) => x - y).map((ts) => layout.basechan + ts - 1))}`,
+        );
     }
     out.push('');
   }
