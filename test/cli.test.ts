@@ -3,6 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Io, usageError } from '../src/cli/command.ts';
@@ -60,7 +63,14 @@ describe('cli', () => {
 
   it('documents the options the brief promises', async () => {
     const expect: Record<string, string[]> = {
-      start: ['--sim-config FILE', '--port N'],
+      start: [
+        '--sim-config FILE',
+        '--port N',
+        '--data-dir DIR',
+        '--config FILE',
+        '--carrier FILE',
+        '--no-carrier',
+      ],
       'sim up': ['--config FILE', '--dir DIR'],
       'sim status': ['--json', '--channels SPAN'],
       'sim fault': ['los', 'ais', 'rai', 'errors RATE', 'slip PPM', 'clear'],
@@ -70,6 +80,8 @@ describe('cli', () => {
       'prompts say': ['KIND VALUE', '--lang LANG'],
       bench: ['NAME'],
       carrier: ['--scenario FILE', '--sim-dir DIR', '--log FILE', '--keep-spans'],
+      'config check': ['FILE'],
+      'config import-asterisk': ['--system-conf FILE', '--chan-dahdi FILE'],
     };
     for (const [name, words] of Object.entries(expect)) {
       const { out } = await run(...name.split(' '), '--help');
@@ -81,7 +93,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, carrier, prompts, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, bench/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],
@@ -108,6 +120,23 @@ describe('cli', () => {
       assert.equal(code, 2, `exit code of ${argv.join(' ')}`);
       assert.match(err, message);
     }
+  });
+
+  it('checks a configuration file offline, naming each refused field', async () => {
+    const good = await run('config', 'check', 'board/config/demo.yaml');
+    assert.equal(good.code, 0);
+    assert.match(good.out, /valid \(2 spans, 2 trunks, 4 routes\)/);
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      'spans:\n  - { span: 1, framing: esf, coding: hdb3, timing: 1 }\ntrunkGroups:\n  - { name: g, trunks: [nope], hunt: sequential }\n',
+    );
+    const bad = await run('config', 'check', file);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /spans\[0\]\.framing: an E1 span is framed "ccs" or "cas", not "esf"/);
+    assert.match(bad.out, /trunkGroups\[0\]\.trunks\[0\]: no trunk is named "nope"/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('with no command prints the help on stderr and exits 2', async () => {

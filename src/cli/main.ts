@@ -5,6 +5,7 @@ import { isSwitchboardError } from '../core/errors.ts';
 import { benchCommand } from './bench.ts';
 import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
+import { configCommands } from './config.ts';
 import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
@@ -14,6 +15,7 @@ export const commands: Command[] = [
   startCommand,
   ...simCommands,
   carrierCommand,
+  ...configCommands,
   ...promptCommands,
   benchCommand,
 ];
@@ -21,6 +23,7 @@ export const commands: Command[] = [
 /** Commands that come in groups: `switchboard GROUP COMMAND`. */
 const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
   sim: { commands: simCommands, help: () => simHelp() },
+  config: { commands: configCommands, help: () => configHelp() },
   prompts: { commands: promptCommands, help: () => promptsHelp() },
 };
 
@@ -42,6 +45,14 @@ export function simHelp(): string {
     'The userspace DAHDI simulator: virtual spans, cables and line faults.',
     simCommands,
     SIM_DIR_NOTE,
+  );
+}
+
+export function configHelp(): string {
+  return groupHelp(
+    'switchboard config COMMAND [options]',
+    'Switch configuration files: check one offline, import an Asterisk/DAHDI box.',
+    configCommands,
   );
 }
 
@@ -82,7 +93,7 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   if (!cmd)
     throw usageError(
       '',
-      `unknown command "${first}"; commands: start, sim, carrier, prompts, bench`,
+      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, bench`,
     );
   return { cmd, rest: argv.slice(1) };
 }
