@@ -324,11 +324,7 @@ describe('config api', () => {
     });
     await app.ready();
     for (const [method, url, role] of routes)
-      assert.equal(
-        role,
-        method === 'GET' ? 'viewer' : 'installer',
-        `${method} ${url}`,
-      );
+      assert.equal(role, method === 'GET' ? 'viewer' : 'installer', `${method} ${url}`);
     assert.equal(routes.length, 9);
   });
 });

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The simulated carrier's scenario file: its trunks, the calls it places, how it answers the switch's calls.
 
-import { readFileSync } from 'node:fs';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { parse as parseYaml } from 'yaml';
 import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import { type FieldError, schemaErrors } from '../core/schema.ts';
 import type { EngineConfig, EngineTrunk } from '../native/engine.ts';
 import { compilePattern, type Pattern } from '../routing/pattern.ts';
+import { parseConfigText, readConfigText } from '../runtime/config-file.ts';
 import { R2_CATEGORIES, R2_CHINA_ANI_GAP } from '../trunks/r2.ts';
 import { validateTrunks } from '../trunks/validate.ts';
 import { numberSourceError } from './draw.ts';
@@ -680,24 +679,10 @@ export function validateScenario(input: unknown, source = 'carrier scenario'): S
 
 /** Parses YAML or JSON text (JSON when the source name ends in .json) and validates it. */
 export function parseScenario(text: string, source: string): Scenario {
-  let data: unknown;
-  try {
-    data = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new SwitchboardError('E_CONFIG_FILE', `cannot parse ${source}: ${why}`, { cause: err });
-  }
-  return validateScenario(data, source);
+  return validateScenario(parseConfigText(text, source), source);
 }
 
 /** Reads and validates a scenario file (YAML or JSON). */
 export function loadScenario(file: string): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new SwitchboardError('E_CONFIG_FILE', `cannot read ${file}: ${why}`, { cause: err });
-  }
-  return parseScenario(text, file);
+  return parseScenario(readConfigText(file), file);
 }

@@ -2,10 +2,11 @@
 // The DAHDI configuration of the carrier's own spans: CCS for PRI, CAS for MFC-R2, applied span by span.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SwitchboardError } from '../core/errors.ts';
 import type { EngineTrunk } from '../native/engine.ts';
+import { dahdiCfg } from '../runtime/dahdi-tools.ts';
 import { simEnv } from '../sim/daemon.ts';
 import { channelList } from '../sim/dahdiconf.ts';
 import { timeslotList } from '../trunks/pri.ts';
@@ -76,25 +77,6 @@ export function renderSpanConfs(trunks: EngineTrunk[], board: BoardSpan[]): Span
     out.push({ span: t.span, channels: all, conf: `${lines.join('\n')}\n` });
   });
   return out;
-}
-
-/** dahdi_cfg from PATH, or from /usr/sbin where Debian installs it (not on a user's PATH). */
-function dahdiCfg(): string {
-  for (const dir of [
-    ...(process.env.PATH ?? '').split(':').filter(Boolean),
-    '/usr/sbin',
-    '/sbin',
-  ]) {
-    const file = join(dir, 'dahdi_cfg');
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {}
-  }
-  throw new SwitchboardError(
-    'E_DAHDI_CFG',
-    'dahdi_cfg is not installed (Debian package dahdi): run `bash scripts/setup.sh`',
-  );
 }
 
 /**

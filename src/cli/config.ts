@@ -1,21 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // `switchboard config ...`: check a configuration file offline, turn an Asterisk box's files into one.
 
-import { readFileSync } from 'node:fs';
 import { importAsterisk } from '../config/import-dahdi.ts';
 import { configFromYaml, configToYaml } from '../config/yaml.ts';
-import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
+import { isSwitchboardError } from '../core/errors.ts';
+import { readConfigText } from '../runtime/config-file.ts';
 import { type Command, stringValue, usageError } from './command.ts';
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new SwitchboardError('E_CONFIG_FILE', `cannot read ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
 
 const check: Command = {
   name: 'config check',
@@ -26,7 +16,7 @@ const check: Command = {
   async run({ positionals, io }) {
     const file = positionals[0] as string;
     try {
-      const config = configFromYaml(readText(file));
+      const config = configFromYaml(readConfigText(file));
       io.out(
         `${file}: valid (${config.spans?.length ?? 0} spans, ${config.trunks?.length ?? 0} trunks, ${
           (config.routes?.inbound?.length ?? 0) + (config.routes?.outbound?.length ?? 0)
@@ -64,8 +54,8 @@ const importAsteriskCommand: Command = {
     if (systemFile === undefined && chanFile === undefined)
       throw usageError(this, 'give --system-conf FILE, --chan-dahdi FILE or both');
     const result = importAsterisk({
-      ...(systemFile ? { systemConf: readText(systemFile) } : {}),
-      ...(chanFile ? { chanDahdi: readText(chanFile) } : {}),
+      ...(systemFile ? { systemConf: readConfigText(systemFile) } : {}),
+      ...(chanFile ? { chanDahdi: readConfigText(chanFile) } : {}),
     });
     io.out(configToYaml(result.config));
     for (const u of result.unsupported)

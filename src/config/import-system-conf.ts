@@ -2,6 +2,7 @@
 // Imports DAHDI's system.conf (as dahdi_cfg reads it) into spans and a per-span channel layout.
 
 import { SwitchboardError } from '../core/errors.ts';
+import { DAHDI_TONE_ZONES } from '../trunks/system-conf.ts';
 import type { BoardSpans } from '../trunks/validate.ts';
 import type { SpanConfig, SwitchConfig } from './schema.ts';
 
@@ -102,55 +103,7 @@ export interface SystemConfOptions {
   file?: string;
 }
 
-/** DAHDI tone zones by zone number (dahdi-tools zonedata.c); chan_dahdi's tonezone= is the number. */
-export const DAHDI_TONE_ZONES = [
-  'us',
-  'au',
-  'fr',
-  'nl',
-  'uk',
-  'fi',
-  'es',
-  'jp',
-  'no',
-  'at',
-  'nz',
-  'it',
-  'us-old',
-  'gr',
-  'tw',
-  'cl',
-  'se',
-  'be',
-  'sg',
-  'il',
-  'br',
-  'hu',
-  'lt',
-  'pl',
-  'za',
-  'pt',
-  'ee',
-  'mx',
-  'in',
-  'de',
-  'ch',
-  'dk',
-  'cz',
-  'cn',
-  'ar',
-  'my',
-  'th',
-  'bg',
-  've',
-  'ph',
-  'ru',
-  'tr',
-  'pa',
-  'mo',
-  'cr',
-  'ae',
-] as const;
+export { DAHDI_TONE_ZONES };
 
 /** DAHDI channel numbers run 1..DAHDI_MAX_CHANNELS-1 (1023). */
 export const DAHDI_MAX_CHANNEL = 1023;

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The simulated board's configuration: schema, loading (YAML or JSON), validation, daemon JSON.
 
-import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
-import { parse as parseYaml } from 'yaml';
 import { SwitchboardError } from '../core/errors.ts';
 import { type FieldError, schemaErrors } from '../core/schema.ts';
+import { parseConfigText, readConfigText } from '../runtime/config-file.ts';
 
 export type { FieldError };
 
@@ -247,26 +246,12 @@ export function validateSimConfig(input: unknown, source = 'simulator config'): 
 
 /** Parses YAML or JSON text (JSON when the source name ends in .json). */
 export function parseSimConfig(text: string, source: string): SimConfig {
-  let data: unknown;
-  try {
-    data = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new SwitchboardError('E_CONFIG_FILE', `cannot parse ${source}: ${why}`, { cause: err });
-  }
-  return validateSimConfig(data, source);
+  return validateSimConfig(parseConfigText(text, source), source);
 }
 
 /** Reads and validates a simulator configuration file (YAML or JSON). */
 export function loadSimConfig(file: string): SimConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new SwitchboardError('E_CONFIG_FILE', `cannot read ${file}: ${why}`, { cause: err });
-  }
-  return parseSimConfig(text, file);
+  return parseSimConfig(readConfigText(file), file);
 }
 
 /**

@@ -43,8 +43,8 @@ export function boardFromSim(config: SimConfig): BoardLayout {
 }
 
 /**
- * The zones Debian's libtonezone knows (its zonedata.c): dahdi_cfg's loadzone/defaultzone take
- * only these. The switch's own tone zones add `itu` (ITU-T E.180), which DAHDI has no entry for.
+ * The zones Debian's libtonezone knows, in its zonedata.c order (chan_dahdi's `tonezone=` is the
+ * index): dahdi_cfg's loadzone/defaultzone take only these. The switch's own tone zones add `itu` (ITU-T E.180), which DAHDI has no entry for.
  */
 export const DAHDI_TONE_ZONES = [
   'us',
