@@ -161,6 +161,30 @@ describe('config api', () => {
     assert.equal(store.current()?.revision, 1);
   });
 
+  it('serves the JSON Schema of the configuration and of each kind of trunk', async () => {
+    const { app } = await harness();
+    const res = await app.inject({ method: 'GET', url: '/api/config/schema' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json();
+    assert.deepEqual(Object.keys(body.config.properties), [
+      'system',
+      'spans',
+      'trunks',
+      'trunkGroups',
+      'timeConditions',
+      'regions',
+      'blacklists',
+      'routes',
+      'extensions',
+    ]);
+    assert.deepEqual(Object.keys(body.trunks).sort(), ['analog', 'mfcr2', 'pri', 'ss7']);
+    assert.ok(
+      body.trunks.pri.properties.switchtype.anyOf.some(
+        (c: { const: string }) => c.const === 'euroisdn',
+      ),
+    );
+  });
+
   it('validates without applying: the changes, or the field errors', async () => {
     const { app, applied } = await harness();
     const ok = await app.inject({
@@ -325,6 +349,6 @@ describe('config api', () => {
     await app.ready();
     for (const [method, url, role] of routes)
       assert.equal(role, method === 'GET' ? 'viewer' : 'installer', `${method} ${url}`);
-    assert.equal(routes.length, 9);
+    assert.equal(routes.length, 10);
   });
 });

@@ -12,6 +12,10 @@ import { configFromYaml, configToYaml, type YamlFieldError } from '../config/yam
 import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import type { FieldError } from '../core/schema.ts';
 import type { CommitMeta, ConfigStore, RevisionInfo } from '../store/config-store.ts';
+import { AnalogTrunk } from '../trunks/analog.ts';
+import { PriTrunk } from '../trunks/pri.ts';
+import { R2Trunk } from '../trunks/r2.ts';
+import { Ss7Trunk } from '../trunks/ss7.ts';
 import type { BoardSpans } from '../trunks/validate.ts';
 import { checkedByHandler } from './validation.ts';
 import './types.ts';
@@ -302,6 +306,22 @@ const configPlugin: FastifyPluginAsync<ConfigPluginOptions> = async (app, opts) 
       const config = validateConfig(target.config, board());
       return change(req, config, target.meta, req.body.base);
     },
+  );
+
+  app.get(
+    '/api/config/schema',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary:
+          'The JSON Schema of the configuration, and of a trunk per signalling: what the UI builds its forms from',
+        tags: ['config'],
+      },
+    },
+    async () => ({
+      config: SwitchConfig,
+      trunks: { pri: PriTrunk, ss7: Ss7Trunk, mfcr2: R2Trunk, analog: AnalogTrunk },
+    }),
   );
 
   app.get<{ Querystring: Static<typeof ExportQuery> }>(
