@@ -9,32 +9,19 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CarrierRecord } from '../src/carrier/carrier.ts';
 import { applySpanConfs, renderSpanConfs } from '../src/carrier/spans.ts';
-import type { Io } from '../src/cli/command.ts';
-import { main } from '../src/cli/main.ts';
 import type { EngineConfig } from '../src/native/engine.ts';
 import { paths } from '../src/runtime/paths.ts';
 import { type StartedProcess, startProcess } from '../src/runtime/process.ts';
 import { loadSimConfig } from '../src/sim/config.ts';
 import { renderSystemConf } from '../src/sim/dahdiconf.ts';
+import { runCli } from './helpers/cli.ts';
 import { eventually, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 import { type Host, startHost } from './helpers/engine.ts';
 
 const launcher = fileURLToPath(new URL('../bin/switchboard.mjs', import.meta.url));
 const demo = fileURLToPath(new URL('../board/carrier/demo.yaml', import.meta.url));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  };
-  return { code: await main(argv, io), out, err };
-}
+const run = runCli;
 
 describe('switchboard carrier: refusals', () => {
   let dir: string;

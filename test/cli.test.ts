@@ -8,27 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Io, usageError } from '../src/cli/command.ts';
-import { commands, main } from '../src/cli/main.ts';
+import { usageError } from '../src/cli/command.ts';
+import { commands } from '../src/cli/main.ts';
 import { formatChannels } from '../src/cli/sim.ts';
 import type { SimSpanStatus } from '../src/sim/client.ts';
+import { runCli } from './helpers/cli.ts';
 
 const launcher = fileURLToPath(new URL('../bin/switchboard.mjs', import.meta.url));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('cli', () => {
   it('lists every command in the top-level help', async () => {

@@ -131,17 +131,21 @@ export interface CarrierOptions {
   log?: Logger;
 }
 
-interface Active {
-  direction: 'inbound' | 'outbound';
-  trunk: string;
-  flow?: number;
-  seq: number;
-  call: number;
-  span?: number;
-  channel?: number;
-  called: string;
-  calling: string;
-  planned?: Outcome;
+/** A call in progress: the fields its record will carry, and the state that drives it. */
+interface Active
+  extends Pick<
+    CarrierRecord,
+    | 'direction'
+    | 'trunk'
+    | 'flow'
+    | 'seq'
+    | 'call'
+    | 'span'
+    | 'channel'
+    | 'called'
+    | 'calling'
+    | 'planned'
+  > {
   startedAt: number;
   answeredAt?: number;
   /** Hold time after the answer, ms; null: the carrier's party never hangs up first. */

@@ -2,7 +2,7 @@
 // The controller: store, engine, routing, call records and the API, wired together and applied as one.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -22,6 +22,7 @@ import { isSwitchboardError } from '../core/errors.ts';
 import { type Addon, loadAddon } from '../native/addon.ts';
 import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
+import { readConfigText } from '../runtime/config-file.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
@@ -89,7 +90,6 @@ export class Controller {
   #running: SwitchConfig;
   #applying: Promise<unknown> = Promise.resolve();
   #spanTimer?: NodeJS.Timeout;
-  #cdrFailures = 0;
 
   private constructor(opts: ControllerOptions) {
     this.#opts = opts;
@@ -108,13 +108,9 @@ export class Controller {
       bootId: this.bootId,
       log: opts.log.child({ subsystem: 'calls' }),
       trunkState: snapshotView(() => this.engine.snapshot()),
+      // A failed write is logged by the manager; the call itself carries on.
       cdr: (record) => {
-        try {
-          this.cdrs.write(record);
-        } catch (err) {
-          this.#cdrFailures++;
-          this.#log.error({ err, cdr: record.id }, 'call record could not be stored');
-        }
+        this.cdrs.write(record);
       },
     });
     this.calls.on('callStarted', (c) =>
@@ -157,11 +153,6 @@ export class Controller {
     return this.#opts.board ?? boardFromSpans(this.#addon.spans());
   }
 
-  /** The configuration running now. */
-  running(): SwitchConfig {
-    return this.#running;
-  }
-
   static async start(opts: ControllerOptions): Promise<Controller> {
     const c = new Controller(opts);
     try {
@@ -179,7 +170,7 @@ export class Controller {
     let current = this.configs.current();
     if (!current && this.#opts.initialConfig) {
       const file = this.#opts.initialConfig;
-      const config = configFromYaml(readFileSync(file, 'utf8'), this.board());
+      const config = configFromYaml(readConfigText(file), this.board());
       await this.apply(config, {
         author: 'system',
         source: 'setup',
@@ -299,10 +290,6 @@ export class Controller {
         this.#log[e.level]({ trunk: e.trunk, kind: e.kind, subsystem: 'trunks' }, e.message);
     }
     void this.calls.handle(events);
-  }
-
-  stats(): { cdrFailures: number } {
-    return { cdrFailures: this.#cdrFailures };
   }
 
   /**
