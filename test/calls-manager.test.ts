@@ -683,3 +683,183 @@ describe('call manager: options', () => {
     assert.ok(out.some((l) => JSON.parse(l).call === 'boot7-1'));
   });
 });
+
+/** Waits until the scripted engine has received `n` commands (apps run beside the queue). */
+async function commandsSeen(h: ReturnType<typeof harness>, n: number): Promise<void> {
+  while (h.engine.commands.length < n) await new Promise((r) => setImmediate(r));
+}
+
+describe('call manager: outbound apps, ring timeouts and transfers', () => {
+  it('dial with an app: the app runs on the answered call, hears its DTMF, and its end clears it', async () => {
+    const heard: string[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    const got: { control?: CallControl } = {};
+    const h = harness();
+    const id = h.m.dial(
+      { called: '13800138000' },
+      {
+        app: async (call) => {
+          got.control = call;
+          call.onEvent((e) => {
+            if (e.event === 'dtmf') heard.push(e.digit);
+          });
+          await call.answer(); // already answered by the far end: a no-op
+          await call.media({ op: 'detect', dtmf: true, amd: true });
+          await finished;
+        },
+      },
+    );
+    await h.m.settled();
+    assert.deepEqual(
+      h.engine.take().map((c) => c.op),
+      ['place'],
+    );
+    assert.equal(got.control, undefined, 'the app waits for the answer');
+    await h.send(h.ev.call('answered', 100, 'pri2'));
+    await commandsSeen(h, 1);
+    assert.deepEqual(h.engine.take(), [{ op: 'detect', dtmf: true, amd: true, call: 100 }]);
+    assert.equal(got.control?.call, 100);
+    await h.send(h.ev.dtmf(100, 'pri2', '#'));
+    assert.deepEqual(heard, ['#']);
+    done();
+    await commandsSeen(h, 1);
+    assert.deepEqual(h.engine.take(), [{ op: 'release', call: 100, cause: 16 }]);
+    await h.send(h.ev.released(100, 'pri2', 16, 'local'));
+    const r = onlyRecord(h.records);
+    assert.equal(r.id, id);
+    assert.equal(r.disposition, 'answered');
+  });
+
+  it('a ring timeout releases the ringing call and records NO_ANSWER (19), without hunting on', async () => {
+    const h = harness();
+    h.m.dial({ called: '02012345678' }, { ringTimeoutMs: 20_000 });
+    await h.m.settled();
+    await h.send(h.ev.call('alerting', 100, 'pri2'));
+    assert.deepEqual(
+      [...h.timers.pending.values()].map((t) => t.ms),
+      [20_000],
+    );
+    h.timers.fireAll();
+    await h.m.settled();
+    assert.deepEqual(h.engine.take().slice(1), [{ op: 'release', call: 100, cause: 16 }]);
+    await h.send(h.ev.released(100, 'pri2', 16, 'local'));
+    const r = onlyRecord(h.records);
+    assert.equal(r.disposition, 'no_answer');
+    assert.equal(r.cause, 19);
+    assert.throws(
+      () => h.m.dial({ called: '02012345678' }, { ringTimeoutMs: 50 }),
+      (err) =>
+        isSwitchboardError(err, 'E_COMMAND_FIELD') && err.message.startsWith('ringTimeoutMs:'),
+    );
+  });
+
+  it('an IVR transfers to a busy number (the flow goes on), then to one that answers (bridged)', async () => {
+    const results: string[] = [];
+    const ivr: AppHandler = async (call) => {
+      await call.answer();
+      const first = await call.transfer({ called: '02011111111' });
+      results.push(first.result === 'failed' ? `failed ${first.cause}` : 'bridged');
+      await refused(call.transfer({ called: 'x1' }), 'E_COMMAND_FIELD');
+      const second = await call.transfer({ called: '02022222222' }, { ringTimeoutMs: 15_000 });
+      results.push(second.result === 'bridged' ? `bridged ${second.trunk}` : 'failed');
+      await new Promise<void>((r) => call.signal.addEventListener('abort', () => r()));
+    };
+    const h = harness({ apps: new Map([['ivr', ivr]]) });
+    await h.send(h.ev.offered(41, 'pri1', '95588', '13800138000'));
+    await commandsSeen(h, 3);
+    assert.deepEqual(h.engine.take(), [
+      { op: 'answer', call: 41 },
+      { op: 'tone', tone: 'ringback', call: 41 },
+      { op: 'place', trunk: 'pri2', called: '02011111111', calling: '13800138000' },
+    ]);
+    // Busy is final: no failover, the transfer fails and the caller stays with the flow.
+    await h.send(h.ev.released(100, 'pri2', 17, 'remote'));
+    await commandsSeen(h, 2);
+    assert.deepEqual(results, ['failed 17']);
+    assert.deepEqual(h.engine.take(), [
+      { op: 'tone', tone: 'ringback', call: 41 },
+      { op: 'place', trunk: 'pri2', called: '02022222222', calling: '13800138000' },
+    ]);
+    await h.send(h.ev.call('answered', 101, 'pri2'));
+    await commandsSeen(h, 1);
+    assert.deepEqual(h.engine.take(), [
+      { op: 'connect', a: { call: 41 }, b: { call: 101 }, mode: 'duplex' },
+    ]);
+    while (results.length < 2) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(results, ['failed 17', 'bridged pri2']);
+    // The transferred-to party hangs up: the caller is cleared too, one CDR with both legs.
+    await h.send(h.ev.released(101, 'pri2', 16, 'remote'));
+    await h.m.settled();
+    assert.deepEqual(h.engine.take().pop(), { op: 'release', call: 41, cause: 16 });
+    await h.send(h.ev.released(41, 'pri1', 16, 'local'));
+    const r = onlyRecord(h.records);
+    assert.equal(r.disposition, 'answered');
+    assert.equal(r.a.trunk, 'pri1');
+    assert.equal(r.b?.trunk, 'pri2');
+    assert.equal(r.b?.called, '02022222222');
+    assert.equal(h.timers.pending.size, 0, 'no ring timer left behind');
+  });
+
+  it('an outbound app transfers its answered call to an extension: the customer is the a leg', async () => {
+    const results: string[] = [];
+    const h = harness();
+    h.m.dial(
+      { called: '13800138000' },
+      {
+        app: async (call) => {
+          const r = await call.transfer({ extension: '201' });
+          results.push(r.result);
+          await new Promise<void>((done) => call.signal.addEventListener('abort', () => done()));
+        },
+      },
+    );
+    await h.m.settled();
+    h.engine.take();
+    await h.send(h.ev.call('answered', 100, 'pri2'));
+    await commandsSeen(h, 2);
+    const [tone, place] = h.engine.take();
+    assert.deepEqual(tone, { op: 'tone', tone: 'ringback', call: 100 });
+    assert.equal(place?.op, 'place');
+    await h.send(h.ev.call('answered', 101, (place as { trunk: string }).trunk));
+    await commandsSeen(h, 1);
+    assert.deepEqual(h.engine.take(), [
+      { op: 'connect', a: { call: 100 }, b: { call: 101 }, mode: 'duplex' },
+    ]);
+    while (results.length < 1) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(results, ['bridged']);
+    // The customer hangs up.
+    await h.send(h.ev.released(100, 'pri2', 16, 'remote'));
+    await h.m.settled();
+    const last = h.engine.take().pop();
+    assert.equal(last?.op, 'release');
+    await h.send(h.ev.released(101, (place as { trunk: string }).trunk, 16, 'local'));
+    const r = onlyRecord(h.records);
+    assert.equal(r.direction, 'outbound');
+    assert.equal(r.a.trunk, 'pri2');
+    assert.equal(r.a.called, '13800138000');
+    assert.equal(r.b?.called, (place as { called: string }).called);
+  });
+
+  it('the caller hanging up during a transfer settles it as failed and clears the new call', async () => {
+    const results: string[] = [];
+    const ivr: AppHandler = async (call) => {
+      await call.answer();
+      const r = await call.transfer({ called: '02011111111' });
+      results.push(r.result === 'failed' ? `failed ${r.cause}` : 'bridged');
+    };
+    const h = harness({ apps: new Map([['ivr', ivr]]) });
+    await h.send(h.ev.offered(41, 'pri1', '95588', '13800138000'));
+    await commandsSeen(h, 3);
+    h.engine.take();
+    await h.send(h.ev.released(41, 'pri1', 16, 'remote'));
+    await h.m.settled();
+    assert.deepEqual(h.engine.take(), [{ op: 'release', call: 100, cause: 16 }]);
+    while (results.length < 1) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(results, ['failed 16']);
+    await h.send(h.ev.released(100, 'pri2', 16, 'local'));
+    assert.equal(onlyRecord(h.records).disposition, 'answered');
+  });
+});

@@ -44,11 +44,40 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** A media command aimed at the call under control (its `call` is filled in). */
 export type LegMediaCommand = DistributiveOmit<Extract<MediaCommand, { call: number }>, 'call'>;
 
-/** What an app (IVR flow, queue) gets to run one inbound call. */
+/** Where an app sends the call it holds: a number routed by the outbound routes, or an extension. */
+export type TransferTarget =
+  | {
+      /** The number, routed like any outbound call (blacklist, caller ID, hunting with failover). */
+      called: string;
+      /** The caller ID sent; default the held party's number (inbound) or the dial's calling. */
+      calling?: string;
+      /** Who asks: outbound routes with a `from` list serve only those (a flow, a campaign). */
+      from?: string;
+    }
+  | { extension: string };
+
+export interface TransferOptions {
+  /**
+   * How long the new party may ring before the transfer fails with Cause.NO_ANSWER (19).
+   * Milliseconds, 1000..600000, default 30000.
+   */
+  ringTimeoutMs?: number;
+}
+
+/**
+ * What came of a transfer: `bridged` once the new party answered and the two are connected
+ * (the call then ends when either hangs up); `failed` with the cause when nobody answered, the
+ * number was refused, or the held party hung up first. After `failed` the app still holds its call.
+ */
+export type TransferResult =
+  | { result: 'bridged'; trunk: string }
+  | { result: 'failed'; cause: number; causeName: string };
+
+/** What an app (IVR flow, queue, a dialer campaign) gets to run one call. */
 export interface CallControl {
   /** The attempt id (the CDR id). */
   readonly id: string;
-  /** The engine's id of the inbound call. */
+  /** The engine's id of the call the app runs on (the inbound call, or the answered outbound one). */
   readonly call: number;
   readonly trunk: string;
   /** The numbers after the inbound route's manipulation. */
@@ -66,6 +95,26 @@ export interface CallControl {
   media(cmd: LegMediaCommand): Promise<CommandResult>;
   /** Every engine event of this call (digits, dtmf, playDone, released...); returns the remover. */
   onEvent(listener: (e: EngineEvent) => void): () => void;
+  /**
+   * Places a new call and connects the held call to it when it answers. The held party hears
+   * ringback meanwhile. One transfer at a time.
+   * @throws SwitchboardError E_CALL_STATE when the call has ended or a transfer is under way
+   */
+  transfer(to: TransferTarget, opts?: TransferOptions): Promise<TransferResult>;
+}
+
+/** Runs an outbound call the manager dialled once it is answered (a campaign's message). */
+export type OutboundApp = (call: CallControl) => Promise<void>;
+
+export interface DialOptions {
+  /** Run on the answered call; when it resolves the call is cleared (NORMAL_CLEARING). */
+  app?: OutboundApp;
+  /**
+   * Give up after this long without an answer: the attempt ends with Cause.NO_ANSWER (19),
+   * the network leg is released with NORMAL_CLEARING (16). Milliseconds, 1000..600000; default
+   * none (the network's own no-answer timer decides).
+   */
+  ringTimeoutMs?: number;
 }
 
 /** Runs a call sent to an `ivr` or `queue` destination; resolves when done with it. */
@@ -192,7 +241,11 @@ interface Attempt {
   /** The numbers after the inbound route's manipulation (what apps and extensions see). */
   routedCalled?: string;
   routedCalling?: string;
-  origin?: Leg<InboundState>;
+  /**
+   * The held party: the inbound leg; or, once an outbound app transfers, the answered outbound
+   * leg it ran on (so the new party becomes the target and the CDR's b leg).
+   */
+  origin?: AnyLeg;
   /** The outbound leg hunting placed last. */
   target?: Leg<OutboundState>;
   /** Candidates that failed before the target (a refused place has no leg). */
@@ -207,11 +260,36 @@ interface Attempt {
   stopping: boolean;
   ended: boolean;
   digitTimer?: unknown;
-  app?: { abort: AbortController; listeners: Set<(e: EngineEvent) => void> };
+  app?: { abort: AbortController; listeners: Set<(e: EngineEvent) => void>; leg: AnyLeg };
+  /** An outbound app waiting for the answer (dial with `app`). */
+  outApp?: OutboundApp;
+  ringTimer?: unknown;
+  /** The ring timer ran out: the target's release reads as NO_ANSWER (19). */
+  ringTimedOut?: boolean;
+  /** A transfer under way: settled once the target answers or hunting fails. */
+  transfer?: { settle: (r: TransferResult) => void };
   bridge?: { state: 'pending' | 'up' | 'down'; channels: number[] };
 }
 
 type AnyLeg = Leg<InboundState> | Leg<OutboundState>;
+
+/** Ring timeouts, milliseconds. */
+const RING_TIMEOUT_MIN = 1000;
+const RING_TIMEOUT_MAX = 600_000;
+
+function checkRingTimeout(ms: unknown, field: string): void {
+  if (
+    typeof ms !== 'number' ||
+    !Number.isInteger(ms) ||
+    ms < RING_TIMEOUT_MIN ||
+    ms > RING_TIMEOUT_MAX
+  )
+    throw new SwitchboardError(
+      'E_COMMAND_FIELD',
+      `${field}: ${String(ms)} is not a whole number of milliseconds in ${RING_TIMEOUT_MIN}..${RING_TIMEOUT_MAX}`,
+      { details: { field } },
+    );
+}
 
 const CALL_EVENTS = new Set<string>([
   'dialing',
@@ -334,7 +412,7 @@ export class CallManager {
    * id at once; what happens next arrives as events (callRouted, callAnswered, callEnded).
    * @throws SwitchboardError E_COMMAND_FIELD when `called` is not a number
    */
-  dial(req: DialRequest): string {
+  dial(req: DialRequest, opts: DialOptions = {}): string {
     if (typeof req.called !== 'string' || !/^\+?[0-9*#]+$/.test(req.called))
       throw new SwitchboardError(
         'E_COMMAND_FIELD',
@@ -347,9 +425,13 @@ export class CallManager {
         `calling: ${JSON.stringify(req.calling)} is not a number (digits, * and #)`,
         { details: { field: 'calling' } },
       );
+    const ring = opts.ringTimeoutMs;
+    if (ring !== undefined) checkRingTimeout(ring, 'ringTimeoutMs');
     const a = this.#newAttempt('outbound', req.called, req.calling ?? '', this.#now());
     if (req.presentation) a.presentation = req.presentation;
+    if (opts.app) a.outApp = opts.app;
     void this.#serial(async () => {
+      if (ring !== undefined) this.#startRingTimer(a, ring);
       this.#events.emit('callStarted', this.#summary(a));
       const plan = this.#router.outbound(
         {
@@ -567,7 +649,7 @@ export class CallManager {
       return;
     }
     if (e.event === 'digits' && leg === a.origin && leg.state === 'collecting') {
-      leg.called += e.digits;
+      (leg as Leg<InboundState>).called += e.digits;
       await this.#collected(a);
     } else if (a.target && leg === a.target && a.target.state !== 'releasing') {
       if (e.event === 'alerting') await this.#targetAlerting(a);
@@ -577,7 +659,7 @@ export class CallManager {
   }
 
   #toApp(a: Attempt, leg: AnyLeg, e: EngineEvent): void {
-    if (!a.app || leg !== a.origin) return;
+    if (!a.app || leg !== a.app.leg) return;
     for (const listener of [...a.app.listeners]) {
       try {
         listener(e);
@@ -801,6 +883,8 @@ export class CallManager {
 
   /** A final failure before answer: the inbound leg (if any) is released with the cause. */
   async #fail(a: Attempt, cause: number): Promise<void> {
+    // A transfer that found nobody: the app keeps its call.
+    if (a.transfer) return this.#settleTransfer(a, cause);
     a.cause ??= cause;
     await this.#end(a, cause);
   }
@@ -818,14 +902,19 @@ export class CallManager {
 
   async #targetAnswered(a: Attempt, t: Leg<OutboundState>, at: Date): Promise<void> {
     t.answeredAt = at;
+    this.#stopRingTimer(a);
     const o = a.origin;
     if (o) {
+      // A held party (an app's call) is answered already: it is connected, not answered.
+      const held = o.state === 'answered';
       // The caller is already being cleared: the answer crossed it, nobody got connected.
-      if (!o.fsm.can('answer')) return;
+      if (!held && !o.fsm.can('answer')) return;
       try {
-        await this.#command(a, { op: 'answer', call: o.call });
-        o.fsm.must('answer');
-        o.answeredAt = this.#now();
+        if (!held) {
+          await this.#command(a, { op: 'answer', call: o.call });
+          o.fsm.must('answer');
+          o.answeredAt = this.#now();
+        }
         a.answeredAt ??= at;
         a.bridge = { state: 'pending', channels: [] };
         await this.#command(a, {
@@ -837,19 +926,27 @@ export class CallManager {
       } catch (err) {
         a.forced = 'failed';
         a.log.error({ err, code: errorCode(err) }, 'answering or bridging the inbound call failed');
+        this.#settleTransfer(a, CAUSES.RESOURCE_UNAVAILABLE);
         return this.#end(a, CAUSES.RESOURCE_UNAVAILABLE);
+      }
+      const transfer = a.transfer;
+      if (transfer) {
+        a.transfer = undefined;
+        a.log.info({ trunk: t.trunk }, 'transfer answered: connected');
+        transfer.settle({ result: 'bridged', trunk: t.trunk });
+        return;
       }
     } else {
       a.answeredAt ??= at;
     }
     this.#events.emit('callAnswered', this.#summary(a));
+    if (!o && a.outApp) this.#runApp(a, t, a.outApp);
   }
 
   // ---- apps ---------------------------------------------------------------------------------
 
   async #startApp(a: Attempt, dest: Extract<Destination, { type: 'ivr' | 'queue' }>) {
     const handler = this.#apps.get(dest.type);
-    const o = a.origin as Leg<InboundState>;
     if (!handler) {
       a.forced = 'no_route';
       a.log.warn(
@@ -858,21 +955,30 @@ export class CallManager {
       );
       return this.#end(a, CAUSES.NO_ROUTE_DESTINATION);
     }
-    const app = { abort: new AbortController(), listeners: new Set<(e: EngineEvent) => void>() };
+    this.#runApp(a, a.origin as AnyLeg, (control) => handler(control, dest));
+  }
+
+  /** Hands `leg` of attempt `a` to an app; when the app is done, the attempt is cleared. */
+  #runApp(a: Attempt, leg: AnyLeg, run: (control: CallControl) => Promise<void>): void {
+    const app = {
+      abort: new AbortController(),
+      listeners: new Set<(e: EngineEvent) => void>(),
+      leg,
+    };
     a.app = app;
     const control: CallControl = {
       id: a.id,
-      call: o.call,
-      trunk: o.trunk,
-      called: a.routedCalled ?? o.called,
-      calling: a.routedCalling ?? o.calling,
+      call: leg.call,
+      trunk: leg.trunk,
+      called: a.routedCalled ?? leg.called,
+      calling: a.routedCalling ?? leg.calling,
       signal: app.abort.signal,
-      answer: () => this.#serial(() => this.#appAnswer(a)),
+      answer: () => this.#serial(() => this.#appAnswer(a, leg)),
       alert: () =>
         this.#serial(async () => {
-          this.#mustBeLive(a, 'alert');
-          await this.#command(a, { op: 'alert', call: o.call });
-          o.fsm.must('alert');
+          this.#mustBeLive(a, leg, 'alert');
+          await this.#command(a, { op: 'alert', call: leg.call });
+          leg.fsm.must('alert');
         }),
       release: (cause = CAUSES.NORMAL_CLEARING) =>
         this.#serial(async () => {
@@ -881,16 +987,17 @@ export class CallManager {
         }),
       media: (cmd) =>
         this.#serial(async () => {
-          if (o.released) throw new SwitchboardError('E_CALL_STATE', `call ${a.id} has ended`);
-          return this.#command(a, { ...cmd, call: o.call } as EngineCommand);
+          if (leg.released) throw new SwitchboardError('E_CALL_STATE', `call ${a.id} has ended`);
+          return this.#command(a, { ...cmd, call: leg.call } as EngineCommand);
         }),
       onEvent: (listener) => {
         app.listeners.add(listener);
         return () => app.listeners.delete(listener);
       },
+      transfer: (to, opts = {}) => this.#appTransfer(a, leg, to, opts),
     };
     Promise.resolve()
-      .then(() => handler(control, dest))
+      .then(() => run(control))
       .then(
         () => this.#serial(() => this.#appDone(a)),
         (err) => this.#serial(() => this.#appDone(a, err)),
@@ -898,36 +1005,156 @@ export class CallManager {
       .catch((err) => a.log.error({ err }, 'ending the call after its app failed'));
   }
 
-  #mustBeLive(a: Attempt, event: LegEvent): void {
-    const o = a.origin as Leg<InboundState>;
-    if (!o.fsm.can(event))
+  #mustBeLive(a: Attempt, leg: AnyLeg, event: LegEvent): void {
+    if (!leg.fsm.can(event))
       throw new SwitchboardError(
         'E_CALL_STATE',
-        `call ${a.id}: ${event} is not allowed in state ${o.state}`,
-        { details: { state: o.state, event } },
+        `call ${a.id}: ${event} is not allowed in state ${leg.state}`,
+        { details: { state: leg.state, event } },
       );
   }
 
-  async #appAnswer(a: Attempt): Promise<void> {
-    const o = a.origin as Leg<InboundState>;
-    this.#mustBeLive(a, 'answer');
-    await this.#command(a, { op: 'answer', call: o.call });
-    o.fsm.must('answer');
-    o.answeredAt = this.#now();
-    a.answeredAt ??= o.answeredAt;
+  async #appAnswer(a: Attempt, leg: AnyLeg): Promise<void> {
+    // An outbound app runs on a call the far end answered: nothing to do.
+    if (leg.direction === 'out' && leg.state === 'answered') return;
+    this.#mustBeLive(a, leg, 'answer');
+    await this.#command(a, { op: 'answer', call: leg.call });
+    leg.fsm.must('answer');
+    leg.answeredAt = this.#now();
+    a.answeredAt ??= leg.answeredAt;
     this.#events.emit('callAnswered', this.#summary(a));
   }
 
   async #appDone(a: Attempt, err?: unknown): Promise<void> {
     if (err !== undefined) {
-      a.log.error({ err }, `the ${a.destination} app failed`);
+      a.log.error({ err }, `the ${a.destination ?? 'outbound'} app failed`);
       if (!a.answeredAt) a.forced ??= 'failed';
     }
+    this.#settleTransfer(a, CAUSES.NORMAL_CLEARING);
     a.stopping = true;
     await this.#end(
       a,
       err === undefined ? CAUSES.NORMAL_CLEARING : CAUSES.NORMAL_TEMPORARY_FAILURE,
     );
+  }
+
+  // ---- transfers and ring timers -------------------------------------------------------------
+
+  #appTransfer(
+    a: Attempt,
+    leg: AnyLeg,
+    to: TransferTarget,
+    opts: TransferOptions,
+  ): Promise<TransferResult> {
+    const ring = opts.ringTimeoutMs ?? 30_000;
+    checkRingTimeout(ring, 'ringTimeoutMs');
+    const isExtension = 'extension' in to;
+    if (!isExtension && (typeof to.called !== 'string' || !/^\+?[0-9*#]+$/.test(to.called)))
+      return Promise.reject(
+        new SwitchboardError(
+          'E_COMMAND_FIELD',
+          `called: ${JSON.stringify(to.called)} is not a number (digits, * and #)`,
+          { details: { field: 'called' } },
+        ),
+      );
+    return new Promise<TransferResult>((resolve, reject) => {
+      this.#serial(async () => {
+        if (leg.released || a.stopping || a.ended)
+          throw new SwitchboardError('E_CALL_STATE', `call ${a.id} has ended`);
+        if (a.transfer)
+          throw new SwitchboardError('E_CALL_STATE', `call ${a.id}: a transfer is under way`);
+        if (a.target && a.target !== leg && !a.target.released)
+          throw new SwitchboardError('E_CALL_STATE', `call ${a.id} is already connected`);
+        // An outbound app's call becomes the held party: the new call is the target (b leg).
+        if (a.target === leg) {
+          a.origin = leg;
+          a.target = undefined;
+        }
+        a.transfer = { settle: resolve };
+        a.ringTimedOut = false;
+        a.log.info({ to }, 'transfer');
+        try {
+          // The held party hears ringback until the new one answers (the connect stops it).
+          await this.#command(a, { op: 'tone', tone: 'ringback', call: leg.call });
+        } catch (err) {
+          a.log.debug({ code: errorCode(err) }, 'no ringback for the held party');
+        }
+        this.#startRingTimer(a, ring);
+        if (isExtension) {
+          const ext = this.#router.extension(to.extension);
+          if (!ext) {
+            this.#settleTransfer(a, CAUSES.UNALLOCATED);
+            return;
+          }
+          a.hunt = {
+            kind: 'extension',
+            candidates: [
+              {
+                trunk: ext.trunk,
+                group: '',
+                ...(ext.channel === undefined ? {} : { channel: ext.channel }),
+              },
+            ],
+            next: 0,
+            called: ext.number,
+            calling: leg.direction === 'in' ? leg.calling : leg.called,
+          };
+          return this.#huntNext(a);
+        }
+        const plan = this.#router.outbound(
+          {
+            from: to.from ?? leg.trunk,
+            called: to.called,
+            calling: to.calling ?? (leg.direction === 'in' ? leg.calling : a.calling),
+            ...(a.presentation ? { presentation: a.presentation } : {}),
+          },
+          this.#view,
+          this.#now(),
+        );
+        if (plan.kind !== 'route') {
+          this.#settleTransfer(
+            a,
+            plan.kind === 'blocked' ? CAUSES.CALL_REJECTED : CAUSES.NO_ROUTE_DESTINATION,
+          );
+          return;
+        }
+        return this.#startHunt(a, plan);
+      }).catch(reject);
+    });
+  }
+
+  /** Ends a transfer that did not connect: the app keeps its call and hears why. */
+  #settleTransfer(a: Attempt, cause: number): void {
+    const t = a.transfer;
+    if (!t) return;
+    a.transfer = undefined;
+    this.#stopRingTimer(a);
+    a.log.info({ cause, causeName: causeName(cause) }, 'transfer failed');
+    t.settle({ result: 'failed', cause, causeName: causeName(cause) });
+  }
+
+  #startRingTimer(a: Attempt, ms: number): void {
+    this.#stopRingTimer(a);
+    a.ringTimer = this.#timers.set(() => {
+      void this.#serial(async () => {
+        a.ringTimer = undefined;
+        const t = a.target;
+        if (a.ended) return;
+        if (t && !t.released && t.answeredAt === undefined) {
+          a.log.info({ trunk: t.trunk, ms }, 'no answer within the ring timeout');
+          a.ringTimedOut = true;
+          // Hunting stops here: the timeout is the caller's patience, not one trunk's.
+          if (a.hunt) a.hunt.next = a.hunt.candidates.length;
+          await this.#release(a, t, CAUSES.NORMAL_CLEARING);
+        }
+      }).catch((err) => a.log.error({ err }, 'ring timeout handling failed'));
+    }, ms);
+  }
+
+  #stopRingTimer(a: Attempt): void {
+    if (a.ringTimer === undefined) return;
+    this.#timers.clear(a.ringTimer);
+    a.ringTimer = undefined;
   }
 
   // ---- clearing -----------------------------------------------------------------------------
@@ -936,6 +1163,8 @@ export class CallManager {
   async #end(a: Attempt, cause: number): Promise<void> {
     a.cause ??= cause;
     a.stopping = true;
+    this.#stopRingTimer(a);
+    this.#settleTransfer(a, cause);
     if (a.digitTimer !== undefined) {
       this.#timers.clear(a.digitTimer);
       a.digitTimer = undefined;
@@ -980,7 +1209,8 @@ export class CallManager {
   /** A leg has taken `released`: what it means for the attempt. */
   async #legGone(a: Attempt, leg: AnyLeg): Promise<void> {
     this.#legs.delete(leg.call);
-    const cause = leg.cause ?? CAUSES.NORMAL_CLEARING;
+    const legCause = leg.cause ?? CAUSES.NORMAL_CLEARING;
+    const cause = legCause;
     a.log.debug(
       { trunk: leg.trunk, leg: leg.call, cause, causeName: leg.causeName, by: leg.releasedBy },
       'leg released',
@@ -991,6 +1221,7 @@ export class CallManager {
         a.digitTimer = undefined;
       }
       a.app?.abort.abort();
+      this.#settleTransfer(a, cause);
       // The caller gave up before an answer (our own releases set a.cause first).
       if (a.cause === undefined && !a.answeredAt && leg.releasedBy === 'remote')
         a.forced ??= 'cancelled';
@@ -1004,7 +1235,10 @@ export class CallManager {
     } else if (a.target && leg === a.target) {
       const h = a.hunt;
       const more = h !== undefined && h.next < h.candidates.length;
-      if (!a.answeredAt && !a.stopping && h?.kind === 'trunk' && failoverCause(cause) && more) {
+      // Our own release at the ring timeout reads as the no answer it stands for.
+      const cause = a.ringTimedOut && leg.answeredAt === undefined ? CAUSES.NO_ANSWER : legCause;
+      const unanswered = leg.answeredAt === undefined;
+      if (unanswered && !a.stopping && h?.kind === 'trunk' && failoverCause(cause) && more) {
         a.log.info(
           { trunk: leg.trunk, cause, causeName: leg.causeName },
           `${leg.trunk} failed with ${leg.causeName}: trying the next trunk`,
@@ -1012,7 +1246,7 @@ export class CallManager {
         a.tried.push({ trunk: leg.trunk, cause, leg: a.target });
         a.target = undefined;
         await this.#huntNext(a);
-      } else if (!a.answeredAt && !a.stopping) {
+      } else if (unanswered && !a.stopping) {
         // The called side's answer (busy, no answer...), or hunting ran out.
         const final = h?.kind === 'extension' && failoverCause(cause) ? CAUSES.USER_BUSY : cause;
         return this.#fail(a, final);
@@ -1031,6 +1265,8 @@ export class CallManager {
 
   async #maybeFinish(a: Attempt): Promise<void> {
     if (a.ended || this.#live(a).length > 0) return;
+    this.#stopRingTimer(a);
+    this.#settleTransfer(a, a.cause ?? CAUSES.NORMAL_CLEARING);
     if (a.app && !a.app.abort.signal.aborted) a.app.abort.abort();
     a.ended = true;
     this.#attempts.delete(a.id);
