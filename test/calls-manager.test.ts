@@ -717,7 +717,7 @@ describe('call manager: outbound apps, ring timeouts and transfers', () => {
       h.engine.take().map((c) => c.op),
       ['place'],
     );
-    assert.equal(got.control, undefined, 'the app waits for the answer');
+    assert.equal(got.control === undefined, true, 'the app waits for the answer');
     await h.send(h.ev.call('answered', 100, 'pri2'));
     await commandsSeen(h, 1);
     assert.deepEqual(h.engine.take(), [{ op: 'detect', dtmf: true, amd: true, call: 100 }]);
