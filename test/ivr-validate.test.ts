@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Flow validation: every refusal names the node and field; instant loops are found; checked flows are frozen.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: flow templates are written ${var}, as installers write them
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -8,10 +9,27 @@ import type { FieldError } from '../src/core/schema.ts';
 import { compileFlow, type FlowContext, validateFlow } from '../src/ivr/validate.ts';
 import { flow, sampleFlow } from './helpers/ivr.ts';
 
+type SampleNode =
+  | 'hours'
+  | 'closed'
+  | 'answer'
+  | 'welcome'
+  | 'main'
+  | 'account'
+  | 'lookup'
+  | 'saybalance'
+  | 'agent'
+  | 'conf'
+  | 'message'
+  | 'recording'
+  | 'mark'
+  | 'bye';
+type Loose = Record<string, unknown>;
+
 /** A mutable copy of the sample for a test to break. */
-function sample(): Record<string, unknown> & { nodes: Record<string, Record<string, unknown>> } {
-  return sampleFlow() as unknown as Record<string, unknown> & {
-    nodes: Record<string, Record<string, unknown>>;
+function sample(): Loose & { nodes: Record<SampleNode, Loose> & Record<string, Loose> } {
+  return sampleFlow() as unknown as Loose & {
+    nodes: Record<SampleNode, Loose> & Record<string, Loose>;
   };
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Test kit for IVR flows: a scripted caller behind a fake CallControl, a virtual clock, fake flow services.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: flow templates are written ${var}, as installers write them
 
 import type { CallControl, LegMediaCommand } from '../../src/calls/manager.ts';
 import type { TimeCondition } from '../../src/config/schema.ts';
