@@ -343,6 +343,8 @@ describe('ivr runtime: branch, set and templates', () => {
     assert.equal(missing.length, 2);
     assert.match(missing[0] as string, /^\[0\] E_PROMPT_MISSING: /);
     assert.match(missing[1] as string, /^\[2\] E_SAY_INPUT: /);
+    // Both in the controller log too; the second play, all missing, played nothing.
+    assert.equal(svc.warnings.length, 3);
     assert.deepEqual(edges(r.log), ['p:next', 'q:next', 'r:hangup']);
     assert.equal(r.end, 'hangup');
   });

@@ -508,6 +508,10 @@ class Run {
         this.check();
         if (!isItemFailure(err)) throw err;
         missing.push(`[${i}] ${err.code}: ${err.message}`);
+        this.#svc.logger.warn(
+          { call: this.#call.id, code: err.code, item: i },
+          `a play item is left out: ${err.message}`,
+        );
       }
       this.check();
     }
