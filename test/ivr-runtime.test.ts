@@ -562,6 +562,25 @@ describe('ivr runtime: record, voicemail, conference', () => {
     assert.deepEqual(call.ops(), ['detect', 'play', 'tone', 'record']);
   });
 
+  it('keeps a voicemail message when the caller hangs up instead of pressing #', async () => {
+    const doc = flow({
+      vm: { type: 'voicemail', mailbox: 'main', beep: false, next: 'bye' },
+      bye: { type: 'hangup' },
+    });
+    const call = new FakeCall((cmd, c) => {
+      if (cmd.op === 'record') c.hangup();
+    });
+    const svc = fakeServices(call);
+    const r = await runFlow(call, active(doc), svc);
+    assert.equal(r.end, 'aborted');
+    assert.deepEqual(
+      svc.voicemails.map((m) => [m.mailbox, m.file, m.ms]),
+      [['main', '/vm/main/b00t-1.wav', 3100]],
+    );
+    assert.deepEqual(r.log[0]?.input, { reason: 'released', ms: 3100 });
+    assert.equal(r.log.length, 1);
+  });
+
   it('joins a conference room and leaves it on the leave digit', async () => {
     const doc = flow(
       {

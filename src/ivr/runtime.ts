@@ -199,6 +199,8 @@ const DEFAULT_DEPTH = 8;
 const DEFAULT_MEDIA_TIMEOUT_MS = 600_000;
 /** The engine plays at most this many files per play command. */
 const MAX_PLAYLIST = 100;
+/** How long a voicemail waits, after the caller hung up, for the engine to close the message, ms. */
+const HANGUP_GRACE_MS = 2000;
 /** The beep before a recording: the tone zone's record tone, this long (ms). */
 const BEEP_MS = 400;
 
@@ -218,6 +220,17 @@ const TIMEOUT: unique symbol = Symbol('timeout');
 
 type PlayDone = Extract<EngineEvent, { event: 'playDone' }>;
 type RecordDone = Extract<EngineEvent, { event: 'recordDone' }>;
+
+/** How a recording ended. */
+interface Recorded {
+  reason: string;
+  ms: number;
+  digit?: string;
+  /** The file could not be written completely. */
+  error?: string;
+  /** The caller hung up (voicemail only; a record node ends with the call). */
+  hungUp: boolean;
+}
 
 interface Stop {
   end: FlowEnd;
@@ -351,7 +364,11 @@ class Run {
    * Waits until `check` gives a value, `ms` pass (TIMEOUT) or the call ends (throws Aborted).
    * `check` runs now and after every event of the call.
    */
-  wait<T>(check: () => T | undefined, ms: number): Promise<T | typeof TIMEOUT> {
+  wait<T>(
+    check: () => T | undefined,
+    ms: number,
+    afterHangup = false,
+  ): Promise<T | typeof TIMEOUT> {
     const signal = this.#call.signal;
     const clock = this.#svc.clock;
     return new Promise((resolve, reject) => {
@@ -367,14 +384,14 @@ class Run {
       };
       const onAbort = () => finish(() => reject(new Aborted()));
       const poke = () => {
-        if (this.aborted) return onAbort();
+        if (this.aborted && !afterHangup) return onAbort();
         const v = check();
         if (v !== undefined) finish(() => resolve(v));
       };
       poke();
       if (settled) return;
       this.#wakers.add(poke);
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (!afterHangup) signal.addEventListener('abort', onAbort, { once: true });
       timer = clock.setTimer(() => finish(() => resolve(TIMEOUT)), ms);
     });
   }
@@ -465,10 +482,14 @@ class Run {
     await this.#done_('play', r.play, this.#mediaMs);
   }
 
+  /**
+   * Records into `file` until the engine says it is over. With `keepOnHangup` (voicemail) a
+   * caller hanging up ends the recording rather than the step: that is how most messages end.
+   */
   async record(
     file: string,
-    o: { maxMs: number; silenceMs: number; stopDigits: string },
-  ): Promise<RecordDone> {
+    o: { maxMs: number; silenceMs: number; stopDigits: string; keepOnHangup?: boolean },
+  ): Promise<Recorded> {
     if (o.stopDigits !== '') await this.dtmf();
     const r = await this.media({
       op: 'record',
@@ -477,7 +498,26 @@ class Run {
       silenceMs: o.silenceMs,
       ...(o.stopDigits === '' ? {} : { stopDigits: o.stopDigits }),
     });
-    return this.#done_('record', r.record, o.maxMs + this.#mediaMs);
+    const recorded = (e: RecordDone, hungUp: boolean): Recorded => ({
+      reason: e.reason,
+      ms: e.ms,
+      hungUp,
+      ...(e.digit ? { digit: e.digit } : {}),
+      ...(e.error ? { error: e.error } : {}),
+    });
+    try {
+      return recorded(await this.#done_('record', r.record, o.maxMs + this.#mediaMs), false);
+    } catch (err) {
+      if (!(err instanceof Aborted) || !o.keepOnHangup) throw err;
+      // The engine closes the file when the call goes; its recordDone may come just after the
+      // release. Without it the length is unknown (0), the file is still there.
+      const got = await this.wait(
+        () => this.#done.get(`record:${r.record}`) as RecordDone | undefined,
+        HANGUP_GRACE_MS,
+        true,
+      );
+      return got === TIMEOUT ? { reason: 'released', ms: 0, hungUp: true } : recorded(got, true);
+    }
   }
 
   /** The files of a playlist; items that cannot be played are left out and listed. */
@@ -859,6 +899,7 @@ async function voicemailNode(run: Run, flow: ActiveFlow, node: NodeOf<'voicemail
     maxMs: node.maxMs ?? d.maxMs,
     silenceMs: node.silenceMs ?? d.silenceMs,
     stopDigits: '#',
+    keepOnHangup: true,
   });
   await run.svc.storeVoicemail({
     mailbox,
@@ -872,11 +913,10 @@ async function voicemailNode(run: Run, flow: ActiveFlow, node: NodeOf<'voicemail
   });
   output.file = file;
   if (done.error) output.error = done.error;
-  return go('next', node.next, {
-    input: { reason: done.reason, ms: done.ms },
-    output,
-    waited: true,
-  });
+  const input = { reason: done.reason, ms: done.ms };
+  if (done.hungUp)
+    return { input, output, waited: true, stop: { end: 'aborted', cause: CAUSES.NORMAL_CLEARING } };
+  return go('next', node.next, { input, output, waited: true });
 }
 
 async function conferenceNode(run: Run, node: NodeOf<'conference'>): Promise<Step> {

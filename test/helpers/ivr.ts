@@ -195,6 +195,7 @@ export class FakeCall implements CallControl {
   hangup(cause = 16): void {
     if (this.#abort.signal.aborted) return;
     this.#finishPlay('released');
+    this.#finishRecord('released', 3100);
     this.#emit({ event: 'released', cause, causeName: 'NORMAL_CLEARING', by: 'remote' });
     this.#abort.abort();
   }
