@@ -374,7 +374,9 @@ export function nodeSchemas<I extends TSchema, C extends TSchema, T extends TSch
           }),
         ),
         next: edge('at least `min` digits were collected'),
-        onTimeout: edge('fewer than `min` digits when the wait ran out (the variable keeps them)'),
+        onTimeout: edge(
+          'fewer than `min` digits when the wait ran out or the terminator came (the variable keeps them)',
+        ),
       },
       'collects digits into a variable',
     ),
@@ -396,8 +398,12 @@ export function nodeSchemas<I extends TSchema, C extends TSchema, T extends TSch
               'times the menu is offered again after an invalid digit or no digit; default 2, 0..9',
           }),
         ),
-        invalidPrompt: Type.Optional(list('played after a digit that is no choice')),
-        timeoutPrompt: Type.Optional(list('played after no digit came')),
+        invalidPrompt: Type.Optional(
+          list('played after a digit that is no choice, before the menu is offered again'),
+        ),
+        timeoutPrompt: Type.Optional(
+          list('played when no digit came, before the menu is offered again'),
+        ),
         onInvalid: edge('the last try was an invalid digit'),
         onTimeout: edge('the last try brought no digit'),
       },
