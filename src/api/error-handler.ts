@@ -83,6 +83,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_CONFIG_CONFLICT: 409,
   E_CDR_UNKNOWN: 404,
   E_CDR_FIELD: 400,
+  E_FLOW_INVALID: 400,
+  E_FLOW_UNKNOWN: 404,
+  E_FLOW_CONFLICT: 409,
+  E_FLOW_LOG_UNKNOWN: 404,
 };
 
 interface ErrorBody {

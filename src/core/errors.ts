@@ -70,6 +70,11 @@ export const ERROR_CODES = {
     'the configuration changed since the revision a change was based on (reload and edit again)',
   E_CDR_UNKNOWN: 'no call record has that id',
   E_CDR_FIELD: 'a call record to be stored has a missing or wrong field',
+  E_FLOW_INVALID: 'an IVR flow is refused (every field and node error is in details)',
+  E_FLOW_UNKNOWN: 'no IVR flow has that name, or it has no such version',
+  E_FLOW_CONFLICT:
+    'the IVR flow changed since the version an edit was based on (reload and edit again)',
+  E_FLOW_LOG_UNKNOWN: 'no IVR flow log is kept for that call id',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
