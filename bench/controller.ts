@@ -12,6 +12,7 @@ import type { CallRecord } from '../src/cdr/record.ts';
 import { CdrStore } from '../src/cdr/store.ts';
 import type { SwitchConfig } from '../src/config/schema.ts';
 import { apiPlugins } from '../src/controller/app.ts';
+import { FlowStore } from '../src/ivr/store.ts';
 import { Router, type TrunkStateView } from '../src/routing/router.ts';
 import { ConfigStore } from '../src/store/config-store.ts';
 import { openDb } from '../src/store/db.ts';
@@ -228,6 +229,8 @@ async function api(): Promise<object> {
         dial: unused,
         hangup: unused,
       },
+      flows: new FlowStore(db),
+      flowContext: unused,
     }),
   });
   const base = await listen(app, { port: 0, host: '127.0.0.1' });

@@ -8,6 +8,7 @@ import { apiPlugin } from '../src/api/server.ts';
 import { CdrStore } from '../src/cdr/store.ts';
 import { apiPlugins } from '../src/controller/app.ts';
 import { isSwitchboardError } from '../src/core/errors.ts';
+import { FlowStore } from '../src/ivr/store.ts';
 import { ConfigStore } from '../src/store/config-store.ts';
 import {
   call,
@@ -53,6 +54,8 @@ describe('the route walk over every plugin the controller serves', () => {
           traceRead: unreachable,
         },
         calls: { calls: unreachable, stats: unreachable, dial: unreachable, hangup: unreachable },
+        flows: new FlowStore(db),
+        flowContext: unreachable,
       }),
     );
   });
@@ -79,6 +82,8 @@ describe('the route walk over every plugin the controller serves', () => {
       'GET /api/spans/:span/trace.pcap',
       'POST /api/calls',
       'DELETE /api/calls/:id',
+      'PUT /api/flows/:name',
+      'GET /api/calls/:id/flow-log',
       'GET /api/docs/json',
       'GET /api/docs/static/*',
     ])

@@ -11,14 +11,21 @@ import { setupNeeded } from '../api/auth.ts';
 import { type CallPort, callsPlugin } from '../api/calls.ts';
 import cdrPlugin from '../api/cdr.ts';
 import configPlugin, { type ApplyResult } from '../api/config.ts';
+import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
 import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
-import { CallManager } from '../calls/manager.ts';
+import { CAUSES } from '../calls/cause.ts';
+import { type CallControl, CallManager } from '../calls/manager.ts';
 import { CdrStore } from '../cdr/store.ts';
 import type { SwitchConfig } from '../config/schema.ts';
 import { configFromYaml } from '../config/yaml.ts';
 import { isSwitchboardError } from '../core/errors.ts';
+import { ivrApp } from '../ivr/app.ts';
+import type { QueueOutcome, TransferOutcome } from '../ivr/runtime.ts';
+import { flowServices } from '../ivr/services.ts';
+import { FlowStore } from '../ivr/store.ts';
+import type { FlowContext } from '../ivr/validate.ts';
 import { type Addon, loadAddon } from '../native/addon.ts';
 import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
@@ -28,6 +35,7 @@ import { type Db, openDb } from '../store/db.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
 import { boardFromSpans } from './board.ts';
+import { PromptLibrary } from './prompts.ts';
 import { SpanWatcher } from './span-watch.ts';
 import { snapshotView } from './trunk-state.ts';
 
@@ -60,6 +68,9 @@ export interface ApiDeps {
   apply: (config: SwitchConfig, meta: CommitMeta) => Promise<ApplyResult>;
   trunks: TrunkPort;
   calls: CallPort;
+  flows: FlowStore;
+  /** What saved flows are checked against (prompts, time conditions of the running configuration). */
+  flowContext: () => FlowContext;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
@@ -71,6 +82,7 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
     apiPlugin(cdrPlugin, { store: d.cdrs }),
     apiPlugin(trunksPlugin, { port: d.trunks }),
     apiPlugin(callsPlugin, { port: d.calls }),
+    apiPlugin(flowsPlugin, { store: d.flows, context: d.flowContext }),
   ];
 }
 
@@ -81,6 +93,8 @@ export class Controller {
   readonly cdrs: CdrStore;
   readonly engine: Engine;
   readonly calls: CallManager;
+  readonly flows: FlowStore;
+  readonly prompts: PromptLibrary;
   readonly bootId: string;
   api?: FastifyInstance;
   address?: string;
@@ -99,10 +113,32 @@ export class Controller {
     this.db = openDb(join(opts.dataDir, 'switchboard.db'));
     this.configs = new ConfigStore(this.db);
     this.cdrs = new CdrStore(this.db);
+    this.flows = new FlowStore(this.db);
+    this.prompts = new PromptLibrary(join(opts.dataDir, 'prompts'));
     this.#addon = loadAddon();
     this.#running = {};
     this.engine = new Engine((events) => this.#onEvents(events));
+    const ivrLog = opts.log.child({ subsystem: 'ivr' });
+    const services = flowServices({
+      promptRoot: this.prompts.root,
+      ttsCacheDir: this.prompts.ttsDir,
+      recordingDir: join(opts.dataDir, 'recordings'),
+      voicemailDir: join(opts.dataDir, 'voicemail'),
+      config: () => this.#running,
+      transfer: (call, number) => transferFromFlow(call, number),
+      queue: async (call, name): Promise<QueueOutcome> => {
+        ivrLog.warn(
+          { call: call.id, queue: name },
+          'queues (ACD) are not built yet: the transfer to a queue fails',
+        );
+        return { result: 'failed', cause: CAUSES.NO_ROUTE_DESTINATION };
+      },
+      logger: ivrLog,
+    });
+    // Built-in prompts (digits, numbers, dates) are rendered the first time a call needs them.
+    services.resolvePrompts = (names, lang) => this.prompts.resolve(names, lang);
     this.calls = new CallManager({
+      apps: new Map([['ivr', ivrApp({ store: this.flows, services, log: ivrLog })]]),
       engine: this.engine,
       router: new Router({}),
       bootId: this.bootId,
@@ -146,6 +182,17 @@ export class Controller {
         'call ended',
       ),
     );
+  }
+
+  /** What a saved flow must agree with: prompts on the box, the running configuration's time conditions. */
+  flowContext(): FlowContext {
+    return {
+      promptExists: (name, lang) => this.prompts.exists(name, lang),
+      timeConditionExists: (name) =>
+        (this.#running.timeConditions ?? []).some((t) => t.name === name),
+      // No queues until the ACD is built: a flow naming one is refused when saved.
+      queueExists: () => false,
+    };
   }
 
   /** The board view: what the options say, else DAHDI's spans. */
@@ -207,6 +254,8 @@ export class Controller {
           traceRead: (span) => this.engine.traceRead(span),
         },
         calls: this.calls,
+        flows: this.flows,
+        flowContext: () => this.flowContext(),
       }),
     });
     this.address = await listen(this.api, {
@@ -320,4 +369,16 @@ export class Controller {
     }
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * A flow's transfer to a number: the call manager places it through the outbound routes and
+ * connects the caller when it answers; the flow hears the outcome once that call is over.
+ */
+async function transferFromFlow(call: CallControl, number: string): Promise<TransferOutcome> {
+  const r = await call.transfer({ called: number });
+  if (r.result === 'failed') return { result: 'failed', cause: r.cause };
+  if (!call.signal.aborted)
+    await new Promise<void>((done) => call.signal.addEventListener('abort', () => done()));
+  return { result: 'bridged', cause: CAUSES.NORMAL_CLEARING };
 }

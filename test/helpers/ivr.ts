@@ -2,7 +2,12 @@
 // Test kit for IVR flows: a scripted caller behind a fake CallControl, a virtual clock, fake flow services.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: flow templates are written ${var}, as installers write them
 
-import type { CallControl, LegMediaCommand } from '../../src/calls/manager.ts';
+import type {
+  CallControl,
+  LegMediaCommand,
+  TransferResult,
+  TransferTarget,
+} from '../../src/calls/manager.ts';
 import type { TimeCondition } from '../../src/config/schema.ts';
 import { SwitchboardError } from '../../src/core/errors.ts';
 import type {
@@ -179,6 +184,15 @@ export class FakeCall implements CallControl {
       ms,
       ...(digit ? { digit } : {}),
     });
+  }
+
+  /** Transfers asked of the call manager, and what it answers (busy unless a test says otherwise). */
+  readonly transfers: TransferTarget[] = [];
+  transferResult: TransferResult = { result: 'failed', cause: 17, causeName: 'USER_BUSY' };
+
+  transfer(to: TransferTarget): Promise<TransferResult> {
+    this.transfers.push(to);
+    return Promise.resolve(this.transferResult);
   }
 
   /** The caller presses digits now. */
