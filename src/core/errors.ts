@@ -70,6 +70,15 @@ export const ERROR_CODES = {
     'the configuration changed since the revision a change was based on (reload and edit again)',
   E_CDR_UNKNOWN: 'no call record has that id',
   E_CDR_FIELD: 'a call record to be stored has a missing or wrong field',
+  E_CAMPAIGN_FIELD: 'a dialer campaign document has a missing or wrong field',
+  E_CAMPAIGN_UNKNOWN: 'no dialer campaign has that name',
+  E_CAMPAIGN_EXISTS: 'a dialer campaign with that name already exists',
+  E_CAMPAIGN_STATE:
+    'the campaign is not in a state that allows that (start a running one, edit a running one...)',
+  E_CONTACTS_FORMAT:
+    'a contact list cannot be read (not UTF-8 CSV/TXT, not an XLSX workbook, no such sheet)',
+  E_CONTACTS_MAPPING: 'the column mapping of a contact list names a column the list does not have',
+  E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
