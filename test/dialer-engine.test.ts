@@ -424,3 +424,35 @@ describe('dialer: agent modes', () => {
     );
   });
 });
+
+describe('dialer: predictive', () => {
+  it('starts one call per ready agent, learns from answers, and shows its ratio', async () => {
+    const { clock, store, port, log } = setup('2024-01-08T01:00:00Z', 60, (req) =>
+      Number(req.number.at(-1)) % 2 === 0
+        ? {
+            result: { answered: true, cause: 16, amd: 'human' },
+            answerMs: 8_000,
+            durationMs: 90_000,
+          }
+        : { result: { answered: false, cause: 19 }, durationMs: 30_000 },
+    );
+    const agents = new Agents(4);
+    const dialer = new Dialer({ store, port, agents, log, now: clock.now, timers: clock });
+    dialer.create(
+      broadcastDoc({ name: 'sales', mode: 'predictive', agentGroup: 'sales', maxChannels: 60 }),
+    );
+    dialer.addContacts('sales', contacts(200));
+    dialer.start('sales');
+    assert.equal(port.placed.length, 4, 'nothing measured yet: as cautious as progressive 1:1');
+    dialer.run();
+    await clock.advanceTo(clock.ms + 20 * 60_000);
+    dialer.close();
+    const m = dialer.monitor()[0];
+    assert.ok(m);
+    assert.equal(m.mode, 'predictive');
+    assert.equal(typeof m.ratio, 'number');
+    assert.ok(m.outcomes.human > 0 && m.outcomes.no_answer > 0);
+    assert.ok(port.placed.length > 40, `${port.placed.length} calls in 20 minutes for 4 agents`);
+    assert.ok(port.peak <= 60);
+  });
+});

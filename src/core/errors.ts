@@ -77,7 +77,8 @@ export const ERROR_CODES = {
     'the campaign is not in a state that allows that (start a running one, edit a running one...)',
   E_CONTACTS_FORMAT:
     'a contact list cannot be read (not UTF-8 CSV/TXT, not an XLSX workbook, no such sheet)',
-  E_CONTACTS_MAPPING: 'the column mapping of a contact list names a column the list does not have',
+  E_CONTACTS_MAPPING:
+    'the import options of a contact list are wrong (a mapped column the list lacks, an unknown region or zone)',
   E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
 } as const;
 

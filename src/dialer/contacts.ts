@@ -21,7 +21,10 @@ export interface ColumnMapping {
   name?: ColumnRef;
   /** IANA zone of the contact: called only inside the campaign's windows in this zone too. */
   timezone?: ColumnRef;
-  /** Call back at (not before) this time: ISO with offset, or local time in the contact's zone. */
+  /**
+   * Call back at (not before) this time: ISO with offset, or local time in the contact's zone.
+   * The campaign's windows still apply: a call-back asked for at 22:00 waits for the next window.
+   */
   callbackAt?: ColumnRef;
   /** Variables for the IVR flow or agent screen, by variable name. */
   vars?: Record<string, ColumnRef>;
