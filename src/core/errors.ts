@@ -75,6 +75,16 @@ export const ERROR_CODES = {
   E_FLOW_CONFLICT:
     'the IVR flow changed since the version an edit was based on (reload and edit again)',
   E_FLOW_LOG_UNKNOWN: 'no IVR flow log is kept for that call id',
+  E_CAMPAIGN_FIELD: 'a dialer campaign document has a missing or wrong field',
+  E_CAMPAIGN_UNKNOWN: 'no dialer campaign has that name',
+  E_CAMPAIGN_EXISTS: 'a dialer campaign with that name already exists',
+  E_CAMPAIGN_STATE:
+    'the campaign is not in a state that allows that (start a running one, edit a running one...)',
+  E_CONTACTS_FORMAT:
+    'a contact list cannot be read (not UTF-8 CSV/TXT, not an XLSX workbook, no such sheet)',
+  E_CONTACTS_MAPPING:
+    'the import options of a contact list are wrong (a mapped column the list lacks, an unknown region or zone)',
+  E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
