@@ -11,6 +11,7 @@ import { buildApi, listen } from '../src/api/server.ts';
 import type { CallRecord } from '../src/cdr/record.ts';
 import { CdrStore } from '../src/cdr/store.ts';
 import type { SwitchConfig } from '../src/config/schema.ts';
+import { idleDialer } from '../src/controller/agents.ts';
 import { apiPlugins } from '../src/controller/app.ts';
 import { FlowStore } from '../src/ivr/store.ts';
 import { Router, type TrunkStateView } from '../src/routing/router.ts';
@@ -231,6 +232,7 @@ async function api(): Promise<object> {
       },
       flows: new FlowStore(db),
       flowContext: unused,
+      ...idleDialer(db),
     }),
   });
   const base = await listen(app, { port: 0, host: '127.0.0.1' });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiPlugin } from '../src/api/server.ts';
 import { CdrStore } from '../src/cdr/store.ts';
+import { idleDialer } from '../src/controller/agents.ts';
 import { apiPlugins } from '../src/controller/app.ts';
 import { isSwitchboardError } from '../src/core/errors.ts';
 import { FlowStore } from '../src/ivr/store.ts';
@@ -56,6 +57,7 @@ describe('the route walk over every plugin the controller serves', () => {
         calls: { calls: unreachable, stats: unreachable, dial: unreachable, hangup: unreachable },
         flows: new FlowStore(db),
         flowContext: unreachable,
+        ...idleDialer(db),
       }),
     );
   });
@@ -84,6 +86,10 @@ describe('the route walk over every plugin the controller serves', () => {
       'DELETE /api/calls/:id',
       'PUT /api/flows/:name',
       'GET /api/calls/:id/flow-log',
+      'POST /api/campaigns/:name/contacts',
+      'POST /api/campaigns/:name/:command',
+      'POST /api/dnc',
+      'POST /api/agents/:extension/login',
       'GET /api/docs/json',
       'GET /api/docs/static/*',
     ])

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { asteriskPlugin } from '../api/asterisk.ts';
 import { setupNeeded } from '../api/auth.ts';
 import { type CallPort, callsPlugin } from '../api/calls.ts';
+import { campaignsPlugin } from '../api/campaigns.ts';
 import cdrPlugin from '../api/cdr.ts';
 import configPlugin, { type ApplyResult } from '../api/config.ts';
 import { flowsPlugin } from '../api/flows.ts';
@@ -21,6 +22,8 @@ import { CdrStore } from '../cdr/store.ts';
 import type { SwitchConfig } from '../config/schema.ts';
 import { configFromYaml } from '../config/yaml.ts';
 import { isSwitchboardError } from '../core/errors.ts';
+import { Dialer } from '../dialer/dialer.ts';
+import { DialerStore } from '../dialer/store.ts';
 import { ivrApp } from '../ivr/app.ts';
 import type { QueueOutcome, TransferOutcome } from '../ivr/runtime.ts';
 import { flowServices } from '../ivr/services.ts';
@@ -34,7 +37,9 @@ import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
+import { AgentDesk } from './agents.ts';
 import { boardFromSpans } from './board.ts';
+import { SwitchDialerPort } from './dialer-port.ts';
 import { PromptLibrary } from './prompts.ts';
 import { SpanWatcher } from './span-watch.ts';
 import { snapshotView } from './trunk-state.ts';
@@ -69,6 +74,9 @@ export interface ApiDeps {
   trunks: TrunkPort;
   calls: CallPort;
   flows: FlowStore;
+  dialer: Dialer;
+  dialerStore: DialerStore;
+  agents: AgentDesk;
   /** What saved flows are checked against (prompts, time conditions of the running configuration). */
   flowContext: () => FlowContext;
 }
@@ -83,6 +91,7 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
     apiPlugin(trunksPlugin, { port: d.trunks }),
     apiPlugin(callsPlugin, { port: d.calls }),
     apiPlugin(flowsPlugin, { store: d.flows, context: d.flowContext }),
+    apiPlugin(campaignsPlugin, { dialer: d.dialer, store: d.dialerStore, agents: d.agents }),
   ];
 }
 
@@ -95,6 +104,9 @@ export class Controller {
   readonly calls: CallManager;
   readonly flows: FlowStore;
   readonly prompts: PromptLibrary;
+  readonly dialerStore: DialerStore;
+  readonly dialer: Dialer;
+  readonly agents: AgentDesk;
   readonly bootId: string;
   api?: FastifyInstance;
   address?: string;
@@ -149,6 +161,31 @@ export class Controller {
         this.cdrs.write(record);
       },
     });
+    this.agents = new AgentDesk((ext) =>
+      (this.#running.extensions ?? []).some((e) => e.name === ext),
+    );
+    const dialerLog = opts.log.child({ subsystem: 'dialer' });
+    // Opening the store finishes contacts a crash left `dialing` (never dialled again).
+    this.dialerStore = new DialerStore(this.db);
+    this.dialer = new Dialer({
+      store: this.dialerStore,
+      agents: this.agents,
+      log: dialerLog,
+      port: new SwitchDialerPort({
+        calls: this.calls,
+        flows: this.flows,
+        services: { ...services, loadFlow: (name) => this.flows.active(name) },
+        trunks: snapshotView(() => this.engine.snapshot()),
+        config: () => this.#running,
+        agents: this.agents,
+        log: dialerLog,
+      }),
+    });
+    if (this.dialerStore.interrupted > 0)
+      dialerLog.warn(
+        { contacts: this.dialerStore.interrupted },
+        'contacts whose call was up when the controller stopped are finished as failed (interrupted), never dialled again',
+      );
     this.calls.on('callStarted', (c) =>
       this.#log.info(
         {
@@ -256,12 +293,17 @@ export class Controller {
         calls: this.calls,
         flows: this.flows,
         flowContext: () => this.flowContext(),
+        dialer: this.dialer,
+        dialerStore: this.dialerStore,
+        agents: this.agents,
       }),
     });
     this.address = await listen(this.api, {
       port: this.#opts.port ?? 8080,
       ...(this.#opts.host ? { host: this.#opts.host } : {}),
     });
+    // Campaigns that were running when the controller stopped carry on.
+    this.dialer.run();
     log.info(
       { address: this.address, setupNeeded: setupNeeded(this.db) },
       setupNeeded(this.db)
@@ -353,6 +395,7 @@ export class Controller {
     } catch (err) {
       this.#log.warn({ err }, 'API close failed');
     }
+    this.dialer.drain();
     const live = this.calls.calls();
     if (live.length > 0) {
       this.#log.info({ calls: live.length }, 'clearing the calls still up');
@@ -362,6 +405,7 @@ export class Controller {
         await new Promise((r) => setTimeout(r, 50));
       await this.calls.settled();
     }
+    this.dialer.close();
     try {
       this.engine.stop();
     } catch (err) {

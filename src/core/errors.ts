@@ -71,6 +71,8 @@ export const ERROR_CODES = {
   E_CDR_UNKNOWN: 'no call record has that id',
   E_CDR_FIELD: 'a call record to be stored has a missing or wrong field',
   E_FLOW_INVALID: 'an IVR flow is refused (every field and node error is in details)',
+  E_AGENT_UNKNOWN: 'no extension or logged-in agent has that name',
+  E_AGENT_STATE: 'the agent is not in a state that allows this',
   E_FLOW_UNKNOWN: 'no IVR flow has that name, or it has no such version',
   E_FLOW_CONFLICT:
     'the IVR flow changed since the version an edit was based on (reload and edit again)',

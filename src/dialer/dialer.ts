@@ -251,6 +251,8 @@ export class Dialer {
    * Stops ticking. Calls still up are no longer recorded: their contacts stay `dialing` and the
    * next opening of the store finishes them as interrupted, as after a crash.
    */
+  #draining = false;
+
   close(): void {
     this.#closed = true;
     this.#running = false;
@@ -421,8 +423,16 @@ export class Dialer {
    * Campaigns are assumed to share their channels (they usually share the trunks): a campaign
    * on a route of its own is held back for a tick at most.
    */
+  /**
+   * Places no more calls but keeps recording the ones up (a controller shutting down clears
+   * its calls, and each contact gets its real outcome instead of `interrupted`).
+   */
+  drain(): void {
+    this.#draining = true;
+  }
+
   tick(): void {
-    if (this.#ticking || this.#closed) return;
+    if (this.#ticking || this.#closed || this.#draining) return;
     this.#ticking = true;
     try {
       const now = this.#now();

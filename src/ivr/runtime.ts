@@ -142,6 +142,11 @@ export interface RunOptions {
   mediaTimeoutMs?: number;
   /** Called with each log entry as it is made (the app writes them to the store). */
   onStep?(entry: FlowLogEntry): void;
+  /**
+   * Values the call starts with (a campaign contact's name, amount...): they win over the
+   * flow's declared defaults; a template reads only variables the flow declares.
+   */
+  vars?: Record<string, string>;
 }
 
 // ---- what the runtime reports ------------------------------------------------------------------
@@ -302,6 +307,7 @@ class Run {
       'mediaTimeoutMs',
     );
     this.vars.set('lang', first.doc.lang ?? 'en');
+    for (const [name, value] of Object.entries(opts.vars ?? {})) this.vars.set(name, value);
     // Listening starts before the first command: an event that overtakes a command's answer
     // (the engine runs on its own thread) is kept, not lost.
     this.#off = call.onEvent((e) => this.#event(e));
