@@ -83,6 +83,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_CONFIG_CONFLICT: 409,
   E_CDR_UNKNOWN: 404,
   E_CDR_FIELD: 400,
+  E_CARRIER_LOG: 500,
 };
 
 interface ErrorBody {

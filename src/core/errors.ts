@@ -70,6 +70,7 @@ export const ERROR_CODES = {
     'the configuration changed since the revision a change was based on (reload and edit again)',
   E_CDR_UNKNOWN: 'no call record has that id',
   E_CDR_FIELD: 'a call record to be stored has a missing or wrong field',
+  E_CARRIER_LOG: "the simulated carrier's log cannot be read, or a line of it is not a call record",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
