@@ -2,8 +2,9 @@
 // The carrier's scenario file and its seeded draws; the carrier's decisions against a scripted engine.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,9 +12,13 @@ import {
   type CarrierEngine,
   type CarrierRecord,
   LINK_SETTLE_MS,
+  readCarrierLog,
 } from '../src/carrier/carrier.ts';
 import { expandNumber, numberSourceError, stream, weighted } from '../src/carrier/draw.ts';
 import {
+  DEFAULT_HUMAN_GREETING,
+  DEFAULT_MACHINE_GREETING,
+  GREETING_AFTER_MS,
   loadScenario,
   OUTCOMES,
   parseScenario,
@@ -28,6 +33,8 @@ import { runProcess } from '../src/runtime/process.ts';
 import { CARRIER_TRUNKS } from './helpers/carrier.ts';
 
 const demo = fileURLToPath(new URL('../board/carrier/demo.yaml', import.meta.url));
+/** The scripted carriers' greetings: rendered once, cached by content across runs. */
+const workDir = join(tmpdir(), 'switchboard-carrier-test');
 const PRI = { name: 'net', signalling: 'pri_net', span: 2, switchtype: 'euroisdn' };
 
 /** The first refused field of a scenario, as "path: message". */
@@ -67,6 +74,7 @@ describe('carrier scenario files', () => {
     );
     assert.deepEqual(s.outbound.mix, [
       ['answer', 1],
+      ['machine', 0],
       ['busy', 0],
       ['no_answer', 0],
       ['invalid_number', 0],
@@ -77,6 +85,11 @@ describe('carrier scenario files', () => {
       no_answer: 19,
       invalid_number: 1,
       congestion: 34,
+    });
+    assert.deepEqual(s.outbound.greetings, {
+      human: DEFAULT_HUMAN_GREETING,
+      machine: DEFAULT_MACHINE_GREETING,
+      voice: 'en',
     });
     assert.deepEqual(
       [s.outbound.ringSeconds, s.outbound.holdSeconds, s.outbound.noAnswerSeconds],
@@ -105,6 +118,61 @@ describe('carrier scenario files', () => {
         [['cn'], 2, ['200'], 2, undefined],
       ],
     );
+  });
+
+  it('splits answers between people and machines: a mix share, a number answered by either, greetings', () => {
+    const s = validateScenario({
+      trunks: [PRI],
+      outbound: {
+        mix: { answer: 60, machine: 10, busy: 30 },
+        greetings: { human: 'Wei?', machine: null, voice: 'cmn' },
+        numbers: [
+          { number: '1', answeredBy: 'machine' },
+          { number: '2', outcome: 'answer', answeredBy: 'human', greeting: 'Yes?' },
+          { number: '3', outcome: 'answer' },
+          { number: '4', greeting: null },
+        ],
+      },
+    });
+    assert.deepEqual(
+      s.outbound.mix.filter(([, w]) => w > 0),
+      [
+        ['answer', 60],
+        ['machine', 10],
+        ['busy', 30],
+      ],
+    );
+    assert.deepEqual(s.outbound.greetings, { human: 'Wei?', machine: null, voice: 'cmn' });
+    assert.deepEqual(
+      s.outbound.numbers.map((r) => [r.number, r.outcome, r.answeredBy, r.greeting]),
+      [
+        // answeredBy alone means the number is answered.
+        ['1', 'answer', 'machine', undefined],
+        ['2', 'answer', 'human', 'Yes?'],
+        ['3', 'answer', undefined, undefined],
+        // No outcome: drawn from the mix, whoever answers says nothing.
+        ['4', undefined, undefined, null],
+      ],
+    );
+  });
+
+  it('files written before answeredBy existed are still valid and answer with a person', () => {
+    const old = {
+      trunks: [PRI],
+      outbound: {
+        mix: { answer: 70, busy: 10, no_answer: 10, invalid_number: 5, congestion: 5 },
+        numbers: [
+          { number: '95588', outcome: 'answer', digits: [{ afterSeconds: 3, press: '1' }] },
+        ],
+      },
+    };
+    assert.deepEqual(scenarioErrors(old), []);
+    const s = validateScenario(old);
+    assert.deepEqual(
+      s.outbound.mix.find(([share]) => share === 'machine'),
+      ['machine', 0],
+    );
+    assert.equal(s.outbound.numbers[0]?.answeredBy, undefined);
   });
 
   const bad: [string, unknown, RegExp][] = [
@@ -194,6 +262,42 @@ describe('carrier scenario files', () => {
       'a cause for an answered number',
       { trunks: [PRI], outbound: { numbers: [{ number: '1', outcome: 'answer', cause: 17 }] } },
       /^outbound\.numbers\[0\]\.cause: is the release cause of a refusal/,
+    ],
+    [
+      'who answers a number that is refused',
+      {
+        trunks: [PRI],
+        outbound: { numbers: [{ number: '1', outcome: 'busy', answeredBy: 'human' }] },
+      },
+      /^outbound\.numbers\[0\]\.answeredBy: says who answers, but outcome is busy/,
+    ],
+    [
+      'an answering machine that presses keys',
+      {
+        trunks: [PRI],
+        outbound: { numbers: [{ number: '1', answeredBy: 'machine', digits: [{ press: '1' }] }] },
+      },
+      /^outbound\.numbers\[0\]\.digits: an answering machine presses no keys/,
+    ],
+    [
+      'an unknown answerer',
+      { trunks: [PRI], outbound: { numbers: [{ number: '1', answeredBy: 'robot' }] } },
+      /^outbound\.numbers\[0\]\.answeredBy: must be "human" or "machine"/,
+    ],
+    [
+      'a greeting of spaces',
+      { trunks: [PRI], outbound: { numbers: [{ number: '1', greeting: '   ' }] } },
+      /^outbound\.numbers\[0\]\.greeting: must be a text to speak/,
+    ],
+    [
+      'an empty machine greeting',
+      { trunks: [PRI], outbound: { greetings: { machine: '' } } },
+      /^outbound\.greetings\.machine: must be a text to speak/,
+    ],
+    [
+      'a voice that is not a voice name',
+      { trunks: [PRI], outbound: { greetings: { voice: 'en us' } } },
+      /^outbound\.greetings\.voice: must be an espeak-ng voice name/,
     ],
     [
       'a hold time that is neither range nor null',
@@ -325,7 +429,7 @@ class ScriptedEngine implements CarrierEngine {
   command(cmd: EngineCommand) {
     this.commands.push(cmd);
     if (cmd.op === 'place') return { call: this.#call++ };
-    if (cmd.op === 'sendDtmf') return { play: this.#play++ };
+    if (cmd.op === 'sendDtmf' || cmd.op === 'play') return { play: this.#play++ };
     return {};
   }
   snapshot(): EngineSnapshot {
@@ -346,7 +450,13 @@ class ScriptedEngine implements CarrierEngine {
   }
   ops(): string[] {
     return this.commands.map((c) =>
-      c.op === 'release' ? `release ${c.cause}` : c.op === 'sendDtmf' ? `dtmf ${c.digits}` : c.op,
+      c.op === 'release'
+        ? `release ${c.cause}`
+        : c.op === 'sendDtmf'
+          ? `dtmf ${c.digits}`
+          : c.op === 'play'
+            ? `play ${c.files.map((f) => basename(f)).join(' ')}`
+            : c.op,
     );
   }
 }
@@ -372,7 +482,8 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
     }
   }
 
-  function carrier(scenario: Scenario) {
+  /** A started carrier on a scripted engine; its greetings are rendered into the test's work dir. */
+  async function carrier(scenario: Scenario, logFile?: string) {
     let engine: ScriptedEngine | undefined;
     const records: CarrierRecord[] = [];
     const c = new Carrier(scenario, {
@@ -381,18 +492,22 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
         return engine;
       },
       onRecord: (r) => records.push(r),
+      workDir,
+      ...(logFile ? { logFile } : {}),
       log: { debug() {}, info() {}, warn() {}, error() {} } as never,
     });
-    c.start();
+    await c.start();
     running.push(c);
     return { c, engine: engine as ScriptedEngine, records };
   }
 
-  it('answers after the ring time, presses the digits in steps, hangs up after the hold time but not before the digits', () => {
-    const { engine, records } = carrier(
+  it('answers after the ring time, presses the digits in steps, hangs up after the hold time but not before the digits', async () => {
+    const { engine, records } = await carrier(
       validateScenario({
         trunks: [PRI],
         outbound: {
+          // A person who says nothing: the digits alone (greetings have tests of their own).
+          greetings: { human: null },
           ringSeconds: { min: 2, max: 2 },
           holdSeconds: { min: 1, max: 1 },
           digits: [
@@ -428,8 +543,8 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
     );
   });
 
-  it('refuses per number: busy 17, invalid 1 (and restarts the PRI B-channel libpri leaves seized), congestion 34', () => {
-    const { engine, records } = carrier(
+  it('refuses per number: busy 17, invalid 1 (and restarts the PRI B-channel libpri leaves seized), congestion 34', async () => {
+    const { engine, records } = await carrier(
       validateScenario({
         trunks: [PRI],
         outbound: {
@@ -458,9 +573,9 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
     );
   });
 
-  it('the same seed plans the same outcomes for the same calls; another seed does not', () => {
-    const plan = (seed: number) => {
-      const { engine, records } = carrier(
+  it('the same seed plans the same outcomes for the same calls; another seed does not', async () => {
+    const plan = async (seed: number) => {
+      const { engine, records } = await carrier(
         validateScenario({
           seed,
           trunks: [PRI],
@@ -475,15 +590,15 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
       }
       return records.map((r) => r.planned);
     };
-    const first = plan(123);
+    const first = await plan(123);
     assert.equal(first.length, 40);
-    assert.deepEqual(plan(123), first);
-    assert.notDeepEqual(plan(124), first);
+    assert.deepEqual(await plan(123), first);
+    assert.notDeepEqual(await plan(124), first);
     assert.deepEqual(new Set(first), new Set(OUTCOMES));
   });
 
   it('places exactly `total` calls, one at a time under `concurrent`, and a caller gives up after its patience', async () => {
-    const { c, engine, records } = carrier(
+    const { c, engine, records } = await carrier(
       validateScenario({
         trunks: [PRI],
         inbound: {
@@ -529,11 +644,12 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
     assert.equal(c.stats().inboundDone, true);
   });
 
-  it('a call cleared in the middle of its DTMF logs the digits whose tone went out in full', () => {
-    const { engine, records } = carrier(
+  it('a call cleared in the middle of its DTMF logs the digits whose tone went out in full', async () => {
+    const { engine, records } = await carrier(
       validateScenario({
         trunks: [PRI],
         outbound: {
+          greetings: { human: null },
           ringSeconds: { min: 0, max: 0 },
           digits: [{ afterSeconds: 0, press: '1234', onMs: 100, offMs: 100 }],
         },
@@ -562,6 +678,181 @@ describe('carrier decisions (scripted engine, mocked clock)', () => {
     assert.deepEqual(
       records.map((r) => [r.outcome, r.digits]),
       [['answer', '12']],
+    );
+  });
+
+  it('a person answers: "Hello?" after GREETING_AFTER_MS, a key that fell due meanwhile after it, all in the record', async () => {
+    const { engine, records } = await carrier(
+      validateScenario({
+        trunks: [PRI],
+        outbound: {
+          ringSeconds: { min: 0, max: 0 },
+          digits: [{ afterSeconds: 0.2, press: '#' }],
+          numbers: [{ number: '200', answeredBy: 'human', greeting: 'Yes, speaking.' }],
+        },
+      }),
+    );
+    engine.emit([event({ event: 'offered', call: 7, called: '100', calling: '' })]);
+    mock.timers.tick(0);
+    engine.emit([event({ event: 'answered', call: 7 })]);
+    mock.timers.tick(200);
+    assert.deepEqual(engine.ops(), ['accept', 'alert', 'answer'], 'the key waits for the greeting');
+    mock.timers.tick(GREETING_AFTER_MS - 200);
+    const hello = engine.ops().at(-1) as string;
+    assert.match(hello, /^play [0-9a-f]{64}\.wav$/);
+    engine.emit([
+      event({ event: 'playDone', call: 7, play: 1, kind: 'prompt', reason: 'done', playedMs: 807 }),
+    ]);
+    assert.deepEqual(engine.ops().slice(4), ['dtmf #']);
+    engine.emit([
+      event({ event: 'playDone', call: 7, play: 2, kind: 'dtmf', reason: 'done', playedMs: 200 }),
+      event({ event: 'released', call: 7, cause: 16, causeName: 'NORMAL_CLEARING', by: 'remote' }),
+    ]);
+    // Another number's own greeting is another file.
+    engine.emit([event({ event: 'offered', call: 8, called: '200', calling: '' })]);
+    mock.timers.tick(0);
+    engine.emit([event({ event: 'answered', call: 8 })]);
+    mock.timers.tick(GREETING_AFTER_MS);
+    assert.match(engine.ops().at(-1) as string, /^play [0-9a-f]{64}\.wav$/);
+    assert.notEqual(engine.ops().at(-1), hello);
+    assert.deepEqual(
+      records.map((r) => [r.planned, r.answeredBy, r.greeting, r.digits, r.releasedBy, r.outcome]),
+      [
+        [
+          'answer',
+          'human',
+          { text: DEFAULT_HUMAN_GREETING, beep: false, playedMs: 807, complete: true },
+          '#',
+          'switch',
+          'answer',
+        ],
+      ],
+    );
+  });
+
+  it('an answering machine: greeting and beep back to back, no keys, and a switch hanging up mid-greeting is logged with what was played', async () => {
+    const { c, engine, records } = await carrier(
+      validateScenario({
+        trunks: [PRI],
+        outbound: {
+          mix: { machine: 1 },
+          ringSeconds: { min: 0, max: 0 },
+          // The mix-level digits are a person's: a machine presses none.
+          digits: [{ afterSeconds: 0, press: '1' }],
+        },
+      }),
+    );
+    engine.emit([event({ event: 'offered', call: 9, called: '100', calling: '' })]);
+    mock.timers.tick(0);
+    engine.emit([event({ event: 'answered', call: 9 })]);
+    mock.timers.tick(GREETING_AFTER_MS);
+    assert.match(engine.ops().at(-1) as string, /^play [0-9a-f]{64}\.wav beep-1000hz-600ms\.wav$/);
+    mock.timers.tick(5000);
+    assert.equal(engine.ops().filter((o) => o.startsWith('dtmf')).length, 0);
+    engine.emit([
+      event({ event: 'released', call: 9, cause: 16, causeName: 'NORMAL_CLEARING', by: 'remote' }),
+    ]);
+    assert.equal(records.length, 0, 'the record waits for the end of the greeting');
+    engine.emit([
+      event({
+        event: 'playDone',
+        call: 9,
+        play: 1,
+        kind: 'prompt',
+        reason: 'released',
+        playedMs: 3000,
+      }),
+    ]);
+    assert.deepEqual(
+      records.map((r) => [r.planned, r.answeredBy, r.greeting, r.digits, r.releasedBy]),
+      [
+        [
+          'answer',
+          'machine',
+          { text: DEFAULT_MACHINE_GREETING, beep: true, playedMs: 3000, complete: false },
+          '',
+          'switch',
+        ],
+      ],
+    );
+    assert.deepEqual(c.stats().outbound.answeredBy, { human: 0, machine: 1 });
+  });
+
+  it('the mix draws people, machines and refusals by share, the same for the same seed', async () => {
+    const plan = async (seed: number) => {
+      const { engine, records } = await carrier(
+        validateScenario({
+          seed,
+          trunks: [PRI],
+          outbound: { mix: { answer: 1, machine: 1, busy: 1 } },
+        }),
+      );
+      for (let call = 1; call <= 30; call++) {
+        engine.emit([event({ event: 'offered', call, called: '123', calling: '' })]);
+        engine.emit([
+          event({ event: 'released', call, cause: 16, causeName: 'NORMAL_CLEARING', by: 'remote' }),
+        ]);
+      }
+      return records.map((r) => `${r.planned}:${r.answeredBy ?? '-'}`);
+    };
+    const first = await plan(5);
+    assert.equal(first.length, 30);
+    assert.deepEqual(await plan(5), first);
+    assert.deepEqual(new Set(first), new Set(['answer:human', 'answer:machine', 'busy:-']));
+  });
+
+  it('writes the log it is read back from: one JSON line per attempt, and names a line that is not one', async () => {
+    const file = join(workDir, `log-${process.pid}.jsonl`);
+    writeFileSync(file, '');
+    const { engine, records } = await carrier(
+      validateScenario({
+        trunks: [PRI],
+        outbound: { numbers: [{ number: '17', outcome: 'busy' }] },
+      }),
+      file,
+    );
+    engine.emit([event({ event: 'offered', call: 1, called: '17', calling: '555' })]);
+    engine.emit([
+      event({ event: 'released', call: 1, cause: 17, causeName: 'USER_BUSY', by: 'local' }),
+    ]);
+    engine.emit([event({ event: 'offered', call: 2, called: '18', calling: '555' })]);
+    engine.emit([
+      event({ event: 'released', call: 2, cause: 16, causeName: 'NORMAL_CLEARING', by: 'remote' }),
+    ]);
+    const read = readCarrierLog(file);
+    assert.deepEqual(read, records);
+    assert.deepEqual(
+      read.map((r) => [
+        r.called,
+        r.rule,
+        r.planned,
+        r.answeredBy,
+        r.outcome,
+        r.cause,
+        r.releasedBy,
+      ]),
+      [
+        ['17', '17', 'busy', undefined, 'busy', 17, 'carrier'],
+        ['18', undefined, 'answer', 'human', 'abandoned', 16, 'switch'],
+      ],
+    );
+    writeFileSync(file, `${readFileSync(file, 'utf8')}not json\n`);
+    assert.throws(
+      () => readCarrierLog(file),
+      (err: unknown) => isSwitchboardError(err, 'E_CARRIER_LOG') && /line 3 /.test(err.message),
+    );
+    assert.deepEqual(readCarrierLog(join(workDir, 'no-such-log.jsonl')), []);
+    rmSync(file, { force: true });
+  });
+
+  it('refuses a greeting voice espeak-ng does not have, naming the field', async () => {
+    await assert.rejects(
+      carrier(
+        validateScenario({ trunks: [PRI], outbound: { greetings: { voice: 'xx-nowhere' } } }),
+      ),
+      (err: unknown) =>
+        isSwitchboardError(err, 'E_CONFIG_FIELD') &&
+        (err.details as { path: string }[])[0]?.path === 'outbound.greetings.voice',
     );
   });
 });

@@ -96,6 +96,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_CONTACTS_FORMAT: 400,
   E_CONTACTS_MAPPING: 400,
   E_CONTACTS_LIMIT: 413,
+  E_CARRIER_LOG: 500,
 };
 
 interface ErrorBody {

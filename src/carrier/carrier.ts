@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The simulated carrier: its own engine on the far-end spans, placing and answering calls as the scenario says.
 
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SwitchboardError } from '../core/errors.ts';
 import {
   type CommandResult,
   Engine,
@@ -12,14 +15,24 @@ import {
 } from '../native/engine.ts';
 import { type Logger, logger } from '../runtime/log.ts';
 import { expandNumber, type Rng, stream, weighted } from './draw.ts';
-import type {
-  CalleeOptions,
-  DigitStep,
-  InboundFlow,
-  NumberSource,
-  Outcome,
-  Scenario,
-  SecondsRange,
+import {
+  type CalleeAudio,
+  type CalleeSpeech,
+  calleeSpeech,
+  greetingText,
+  renderCalleeAudio,
+} from './greetings.ts';
+import {
+  ANSWERERS,
+  type AnsweredBy,
+  type CalleeOptions,
+  type DigitStep,
+  GREETING_AFTER_MS,
+  type InboundFlow,
+  type NumberSource,
+  type Outcome,
+  type Scenario,
+  type SecondsRange,
 } from './scenario.ts';
 
 /** How often a waiting inbound flow looks again for a free channel or a link that came up, ms. */
@@ -45,6 +58,8 @@ export const PRI_SILENT_RELEASE_CAUSES: readonly number[] = [1, 6, 34, 44, 81, 8
 export const PENDING_RECORD_MS = 2000;
 /** How long stop() waits for the calls it clears to be released before it stops the engine, ms. */
 export const STOP_CLEAR_MS = 5000;
+/** Where the carrier renders its callees' greetings when CarrierOptions.workDir is not given. */
+export const DEFAULT_WORK_DIR = join(tmpdir(), 'switchboard-carrier');
 
 /** What the carrier needs of an engine; the addon's Engine has it (tests may pass another). */
 export interface CarrierEngine {
@@ -67,10 +82,29 @@ export const CALL_OUTCOMES: readonly CallOutcome[] = [
   'failed',
 ];
 
-/** One line of the carrier's log: one call attempt, written when it ended. */
+/** What an answered callee said, as it went out on the line. */
+export interface GreetingPlayed {
+  /** The greeting's text; null when it said nothing (a machine then only beeped). */
+  text: string | null;
+  /** An answering machine: the beep follows the text. */
+  beep: boolean;
+  /** Audio played (greeting, then beep) before it ended or the call did, ms. */
+  playedMs: number;
+  /** All of it went out: the whole greeting, and a machine's beep. */
+  complete: boolean;
+}
+
+/**
+ * One line of the carrier's log (`--log FILE`, JSON lines; readCarrierLog reads it back): one
+ * call attempt, written when it ended. For each call the switch placed (direction outbound):
+ * the number (called), the trunk, the outcome drawn (planned), who answered (answeredBy), what it
+ * said (greeting), the digits it pressed, the cause the call was released with and who cleared
+ * it (releasedBy). A dialer's results can be checked against these lines one by one.
+ */
 export interface CarrierRecord {
   /** inbound: the carrier called the switch; outbound: the switch called the carrier. */
   direction: 'inbound' | 'outbound';
+  /** The carrier trunk the call was on (the far end of the switch's trunk). */
   trunk: string;
   /** inbound: the flow (its index in inbound.flows, 0 for a single flow). */
   flow?: number;
@@ -81,16 +115,31 @@ export interface CarrierRecord {
   span?: number;
   channel?: number;
   called: string;
+  /** The calling number as the carrier placed it (inbound) or received it (outbound); '' for none. */
   calling: string;
-  /** outbound: the outcome the scenario chose for the call. */
+  /** outbound: the `number` of the outbound.numbers rule that matched the called number. */
+  rule?: string;
+  /**
+   * outbound: the outcome the scenario chose for the call, drawn from the mix or fixed by the
+   * rule (answer for a person and for an answering machine alike).
+   */
   planned?: Outcome;
+  /**
+   * outbound, planned answer: who answers (mix share answer or machine, or the rule's
+   * answeredBy), set even when the switch gave up before the answer.
+   */
+  answeredBy?: AnsweredBy;
+  /** How the attempt ended: answer when it was answered, whoever cleared it afterwards. */
   outcome: CallOutcome;
   /** The Q.850 cause that ended it, and its name. */
   cause: number;
   causeName: string;
+  /** Who cleared the call: the carrier's party, the switch, or a protocol stack (a timer, a failure). */
   releasedBy: 'carrier' | 'switch' | 'stack';
   /** The DTMF digits the carrier's party pressed (sent in full), in order. */
   digits: string;
+  /** outbound, answered, when the callee says anything: its greeting as it went out. */
+  greeting?: GreetingPlayed;
   /** ISO times with milliseconds. */
   startedAt: string;
   answeredAt?: string;
@@ -108,8 +157,55 @@ export interface DirectionStats {
   active: number;
   ended: number;
   outcomes: Record<CallOutcome, number>;
+  /** Answered calls by who answered (outbound; inbound calls count as neither). */
+  answeredBy: Record<AnsweredBy, number>;
   /** DTMF digits the carrier's parties pressed. */
   digits: number;
+}
+
+/** An outbound line of the carrier's log: a call the switch placed towards the carrier. */
+export type OutboundCarrierRecord = CarrierRecord & { direction: 'outbound'; planned: Outcome };
+
+/**
+ * The records of a carrier log file (`switchboard carrier --log FILE`), in the order the calls
+ * ended. A missing file is no calls yet.
+ * @throws SwitchboardError E_CARRIER_LOG naming the line that is not a record
+ */
+export function readCarrierLog(file: string): CarrierRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new SwitchboardError('E_CARRIER_LOG', `cannot read the carrier log ${file}`, {
+      cause: err,
+    });
+  }
+  const out: CarrierRecord[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      record = undefined;
+    }
+    const r = record as Partial<CarrierRecord> | undefined;
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      (r.direction !== 'inbound' && r.direction !== 'outbound') ||
+      typeof r.trunk !== 'string' ||
+      typeof r.outcome !== 'string'
+    )
+      throw new SwitchboardError(
+        'E_CARRIER_LOG',
+        `${file} line ${i + 1} is not a carrier call record: ${line.slice(0, 80)}`,
+        { details: { file, line: i + 1 } },
+      );
+    out.push(r as CarrierRecord);
+  });
+  return out;
 }
 
 export interface CarrierStats {
@@ -128,6 +224,11 @@ export interface CarrierOptions {
   onInboundDone?: () => void;
   /** JSON-lines file each record is appended to. */
   logFile?: string;
+  /**
+   * Directory the callees' greetings and the machine's beep are rendered into at start (created;
+   * the speech is cached there by content); default DEFAULT_WORK_DIR.
+   */
+  workDir?: string;
   log?: Logger;
 }
 
@@ -144,7 +245,9 @@ interface Active
     | 'channel'
     | 'called'
     | 'calling'
+    | 'rule'
     | 'planned'
+    | 'answeredBy'
   > {
   startedAt: number;
   answeredAt?: number;
@@ -156,11 +259,39 @@ interface Active
   play?: number;
   /** The hold time ran out while digits were still to be pressed: hang up after the last. */
   hangUpAfterDigits: boolean;
+  /** outbound, answered: what the callee plays after answering. */
+  speech?: CalleeSpeech;
+  /** The greeting's playback, once started. */
+  speechPlay?: number;
+  speechStartedAt?: number;
+  /** How the greeting's playback ended (its playDone). */
+  speechDone?: { playedMs: number; complete: boolean };
+  /** A digit step fell due while the callee was speaking: it goes out when the greeting ends. */
+  stepWaiting: boolean;
   timers: Set<NodeJS.Timeout>;
   abandoned: boolean;
   /** The carrier has asked the engine to release the call. */
   releasing: boolean;
   stopped: boolean;
+}
+
+type PlayDoneEvent = Extract<EngineEvent, { event: 'playDone' }>;
+
+/** An ended call's record waiting for its playbacks' ends. */
+interface PendingRecord {
+  record: CarrierRecord;
+  /** Each playback still awaited, and what its end adds to the record. */
+  plays: Map<number, (e: PlayDoneEvent | undefined) => void>;
+  timer: NodeJS.Timeout;
+}
+
+/** The switch's calls can be answered under this scenario (so its callees need their audio). */
+function canAnswer(scenario: Scenario): boolean {
+  const out = scenario.outbound;
+  return (
+    out.mix.some(([share, w]) => (share === 'answer' || share === 'machine') && w > 0) ||
+    out.numbers.some((r) => r.outcome === 'answer')
+  );
 }
 
 function emptyStats(): DirectionStats {
@@ -169,6 +300,7 @@ function emptyStats(): DirectionStats {
     active: 0,
     ended: 0,
     outcomes: Object.fromEntries(CALL_OUTCOMES.map((o) => [o, 0])) as Record<CallOutcome, number>,
+    answeredBy: Object.fromEntries(ANSWERERS.map((a) => [a, 0])) as Record<AnsweredBy, number>,
     digits: 0,
   };
 }
@@ -234,7 +366,13 @@ export class Carrier {
   readonly #options: CarrierOptions;
   readonly #log: Logger;
   readonly #calls = new Map<number, Active>();
+  /** DTMF playbacks in progress, by play id. */
   readonly #plays = new Map<number, Active>();
+  /** Greetings being played, by play id. */
+  readonly #speeches = new Map<number, Active>();
+  readonly #workDir: string;
+  #audio?: CalleeAudio;
+  #starting?: Promise<void>;
   readonly #outSeq = new Map<string, number>();
   readonly #flowActive = new Map<number, number>();
   /** trunk -> span -> when its link came up (Date.now()). */
@@ -248,26 +386,38 @@ export class Carrier {
   #stopping = false;
   #engineStopped = false;
   #stopped?: Promise<CarrierStats>;
-  /** Records of ended calls waiting for their last DTMF playback's end, by play id. */
-  readonly #pending = new Map<
-    number,
-    { record: CarrierRecord; step: DigitStep; timer: NodeJS.Timeout }
-  >();
+  /**
+   * Records of ended calls waiting for the end of their playbacks (DTMF still going out, a
+   * greeting still playing), by play id: the playDone says how much went out.
+   */
+  readonly #pending = new Map<number, PendingRecord>();
   readonly #releasedWaiters: (() => void)[] = [];
 
   constructor(scenario: Scenario, options: CarrierOptions = {}) {
     this.scenario = scenario;
     this.#options = options;
     this.#log = options.log ?? logger.child({ subsystem: 'carrier' });
+    this.#workDir = options.workDir ?? DEFAULT_WORK_DIR;
     const onEvents = (events: EngineEvent[]) => {
       if (!this.#engineStopped) this.#onEvents(events);
     };
     this.#engine = options.engine ? options.engine(onEvents) : new Engine(onEvents);
   }
 
-  /** Opens the carrier's trunks and starts the inbound flows. Throws E_CONFIG_FIELD naming the field. */
-  start(): void {
-    if (this.#started) return;
+  /**
+   * Renders what the callees say (when the switch's calls can be answered), then opens the
+   * carrier's trunks and starts the inbound flows. Rejects with E_CONFIG_FIELD naming the field
+   * (a trunk, an espeak-ng voice), E_TTS or E_COMMAND when espeak-ng or sox fail.
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    if (canAnswer(this.scenario))
+      this.#audio = await renderCalleeAudio(this.scenario, this.#workDir);
+    if (this.#stopping) return;
     this.#engine.start(this.scenario.engine);
     this.#started = true;
     const flows = this.scenario.inbound?.flows ?? [];
@@ -290,7 +440,11 @@ export class Carrier {
   }
 
   stats(): CarrierStats {
-    const copy = (s: DirectionStats): DirectionStats => ({ ...s, outcomes: { ...s.outcomes } });
+    const copy = (s: DirectionStats): DirectionStats => ({
+      ...s,
+      outcomes: { ...s.outcomes },
+      answeredBy: { ...s.answeredBy },
+    });
     return {
       inbound: copy(this.#stats.inbound),
       outbound: copy(this.#stats.outbound),
@@ -426,6 +580,7 @@ export class Carrier {
       step: 0,
       pressed: '',
       hangUpAfterDigits: false,
+      stepWaiting: false,
       timers: new Set(),
       abandoned: false,
       releasing: false,
@@ -495,7 +650,17 @@ export class Carrier {
     };
     const ringMs = drawMs(opts.ringSeconds, rng);
     const holdMs = opts.holdSeconds ? drawMs(opts.holdSeconds, rng) : null;
-    const planned = rule?.outcome ?? drawn;
+    // An answering machine is an answer too; a rule's answer without answeredBy is a person.
+    const planned: Outcome = rule?.outcome ?? (drawn === 'machine' ? 'answer' : drawn);
+    let answeredBy: AnsweredBy | undefined;
+    if (planned === 'answer')
+      answeredBy =
+        rule?.answeredBy ??
+        (rule?.outcome === undefined && drawn === 'machine' ? 'machine' : 'human');
+    const speech =
+      answeredBy && this.#audio
+        ? calleeSpeech(this.#audio, greetingText(out, rule, answeredBy), answeredBy)
+        : undefined;
 
     this.#stats.outbound.attempts += 1;
     this.#stats.outbound.active += 1;
@@ -508,13 +673,18 @@ export class Carrier {
       ...(e.channel === undefined ? {} : { channel: e.channel }),
       called: e.called,
       calling: e.calling,
+      ...(rule ? { rule: rule.number } : {}),
       planned,
+      ...(answeredBy ? { answeredBy } : {}),
       startedAt: Date.now(),
       holdMs,
-      digits: opts.digits,
+      // A machine presses no keys.
+      digits: answeredBy === 'machine' ? [] : opts.digits,
       step: 0,
       pressed: '',
       hangUpAfterDigits: false,
+      ...(speech && speech.files.length > 0 ? { speech } : {}),
+      stepWaiting: false,
       timers: new Set(),
       abandoned: false,
       releasing: false,
@@ -522,7 +692,15 @@ export class Carrier {
     };
     this.#calls.set(a.call, a);
     this.#log.debug(
-      { call: a.call, trunk: a.trunk, called: a.called, seq, planned, rule: rule?.number },
+      {
+        call: a.call,
+        trunk: a.trunk,
+        called: a.called,
+        seq,
+        planned,
+        answeredBy,
+        rule: rule?.number,
+      },
       'call from the switch',
     );
     switch (planned) {
@@ -601,11 +779,16 @@ export class Carrier {
         return;
       }
       case 'playDone': {
-        if (e.kind !== 'dtmf') return;
         if (this.#pending.has(e.play)) {
-          this.#flushPending(e.play, e.reason === 'done' ? Number.POSITIVE_INFINITY : e.playedMs);
+          this.#flushPending(e.play, e);
           return;
         }
+        if (e.kind === 'prompt') {
+          const a = this.#speeches.get(e.play);
+          if (a) this.#onSpeechDone(a, e);
+          return;
+        }
+        if (e.kind !== 'dtmf') return;
         const a = this.#plays.get(e.play);
         if (!a) return;
         this.#plays.delete(e.play);
@@ -648,7 +831,9 @@ export class Carrier {
     a.answeredAt = Date.now();
     for (const t of a.timers) clearTimeout(t);
     a.timers.clear();
+    if (a.answeredBy) this.#stats[a.direction].answeredBy[a.answeredBy] += 1;
     if (this.#stopping) return;
+    if (a.speech) this.#after(a, GREETING_AFTER_MS, () => this.#speak(a));
     this.#pressNext(a);
     if (a.holdMs !== null)
       this.#after(a, a.holdMs, () => {
@@ -656,6 +841,39 @@ export class Carrier {
         if (a.step < a.digits.length) a.hangUpAfterDigits = true;
         else this.#hangUp(a, 16);
       });
+  }
+
+  /** The callee's greeting (a machine's with its beep), played into the call. */
+  #speak(a: Active): void {
+    const speech = a.speech as CalleeSpeech;
+    const r = this.#command({ op: 'play', call: a.call, files: speech.files }, a);
+    if (r?.play === undefined) {
+      // Refused (logged): the callee stays silent; a digit that waited goes out.
+      a.speechDone = { playedMs: 0, complete: false };
+      this.#afterSpeech(a);
+      return;
+    }
+    a.speechPlay = r.play;
+    a.speechStartedAt = Date.now();
+    this.#speeches.set(r.play, a);
+  }
+
+  #onSpeechDone(a: Active, e: Extract<EngineEvent, { event: 'playDone' }>): void {
+    this.#speeches.delete(e.play);
+    a.speechDone = { playedMs: e.playedMs, complete: e.reason === 'done' };
+    this.#afterSpeech(a);
+  }
+
+  /** The greeting is over: a digit step that fell due meanwhile goes out now. */
+  #afterSpeech(a: Active): void {
+    if (!a.stepWaiting) return;
+    a.stepWaiting = false;
+    this.#sendStep(a);
+  }
+
+  /** Speaking now, or about to (answered with a greeting that has not ended). */
+  #speaking(a: Active): boolean {
+    return a.speech !== undefined && a.speechDone === undefined;
   }
 
   /** Presses the next step's digits after its pause, as DTMF in the call's audio. */
@@ -667,19 +885,27 @@ export class Carrier {
       return;
     }
     this.#after(a, step.afterSeconds * 1000, () => {
-      const r = this.#command(
-        { op: 'sendDtmf', call: a.call, digits: step.press, onMs: step.onMs, offMs: step.offMs },
-        a,
-      );
-      if (r?.play !== undefined) {
-        a.play = r.play;
-        this.#plays.set(r.play, a);
-      } else {
-        // Refused (logged): the party gives up pressing.
-        a.step = a.digits.length;
-        this.#pressNext(a);
-      }
+      // Nobody talks and presses keys at once (and a playback would cut the greeting short).
+      if (this.#speaking(a)) a.stepWaiting = true;
+      else this.#sendStep(a);
     });
+  }
+
+  #sendStep(a: Active): void {
+    if (this.#stopping || this.#calls.get(a.call) !== a) return;
+    const step = a.digits[a.step] as DigitStep;
+    const r = this.#command(
+      { op: 'sendDtmf', call: a.call, digits: step.press, onMs: step.onMs, offMs: step.offMs },
+      a,
+    );
+    if (r?.play !== undefined) {
+      a.play = r.play;
+      this.#plays.set(r.play, a);
+    } else {
+      // Refused (logged): the party gives up pressing.
+      a.step = a.digits.length;
+      this.#pressNext(a);
+    }
   }
 
   #signalling(trunk: string): string | undefined {
@@ -744,12 +970,29 @@ export class Carrier {
       ...(a.channel === undefined ? {} : { channel: a.channel }),
       called: a.called,
       calling: a.calling,
+      ...(a.rule === undefined ? {} : { rule: a.rule }),
       ...(a.planned === undefined ? {} : { planned: a.planned }),
+      ...(a.answeredBy === undefined ? {} : { answeredBy: a.answeredBy }),
       outcome,
       cause: e.cause,
       causeName: e.causeName,
       releasedBy: e.by === 'local' ? 'carrier' : e.by === 'remote' ? 'switch' : 'stack',
       digits: a.pressed,
+      ...(a.speech && a.answeredAt !== undefined
+        ? {
+            greeting: {
+              text: a.speech.text,
+              beep: a.answeredBy === 'machine',
+              // Still playing: the wall clock's guess until the playback's end says.
+              playedMs:
+                a.speechDone?.playedMs ??
+                (a.speechStartedAt === undefined
+                  ? 0
+                  : Math.min(now - a.speechStartedAt, a.speech.durationMs)),
+              complete: a.speechDone?.complete ?? false,
+            },
+          }
+        : {}),
       startedAt: new Date(a.startedAt).toISOString(),
       ...(a.answeredAt === undefined ? {} : { answeredAt: new Date(a.answeredAt).toISOString() }),
       endedAt: new Date(now).toISOString(),
@@ -764,12 +1007,37 @@ export class Carrier {
     if (a.flow !== undefined && a.call !== 0)
       this.#flowActive.set(a.flow, (this.#flowActive.get(a.flow) ?? 1) - 1);
     for (const w of this.#releasedWaiters.splice(0)) w();
+    // Playbacks still going out: their ends say how many digits and how much greeting made it.
+    const waits = new Map<number, (e: PlayDoneEvent | undefined) => void>();
     const play = a.play;
-    if (play !== undefined && this.#plays.get(play) === a && !this.#engineStopped) {
-      // Digits were still going out: the playback's end says how many made it.
+    if (play !== undefined && this.#plays.get(play) === a) {
       this.#plays.delete(play);
-      const timer = setTimeout(() => this.#flushPending(play), PENDING_RECORD_MS);
-      this.#pending.set(play, { record, step: a.digits[a.step] as DigitStep, timer });
+      const step = a.digits[a.step] as DigitStep;
+      waits.set(play, (e) => {
+        if (!e) return;
+        const digits = e.reason === 'done' ? step.press : this.#sent(step, e.playedMs);
+        record.digits += digits;
+        this.#stats[record.direction].digits += digits.length;
+      });
+    }
+    const speech = a.speechPlay;
+    if (speech !== undefined && this.#speeches.get(speech) === a) {
+      this.#speeches.delete(speech);
+      waits.set(speech, (e) => {
+        if (!e || !record.greeting) return;
+        record.greeting.playedMs = e.playedMs;
+        record.greeting.complete = e.reason === 'done';
+      });
+    }
+    if (waits.size > 0 && !this.#engineStopped) {
+      const pending: PendingRecord = {
+        record,
+        plays: waits,
+        timer: setTimeout(() => {
+          for (const p of [...pending.plays.keys()]) this.#flushPending(p);
+        }, PENDING_RECORD_MS),
+      };
+      for (const p of waits.keys()) this.#pending.set(p, pending);
       return;
     }
     this.#emit(record);
@@ -780,16 +1048,18 @@ export class Carrier {
     return step.press.slice(0, Math.floor((playedMs + step.offMs) / (step.onMs + step.offMs)));
   }
 
-  #flushPending(play: number, playedMs?: number): void {
+  /**
+   * One playback of an ended call's record is over (`e`), or no longer awaited (no `e`: the
+   * record keeps what it had); the record goes out with the last.
+   */
+  #flushPending(play: number, e?: PlayDoneEvent): void {
     const p = this.#pending.get(play);
     if (!p) return;
     this.#pending.delete(play);
+    p.plays.get(play)?.(e);
+    p.plays.delete(play);
+    if (p.plays.size > 0) return;
     clearTimeout(p.timer);
-    if (playedMs !== undefined) {
-      const digits = this.#sent(p.step, playedMs);
-      p.record.digits += digits;
-      this.#stats[p.record.direction].digits += digits.length;
-    }
     this.#emit(p.record);
   }
 

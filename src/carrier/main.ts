@@ -2,7 +2,9 @@
 // The carrier process: runs a scenario against the simulator until SIGTERM, reporting in JSON lines.
 //
 //   SWITCHBOARD_SIM_DIR=DIR LD_PRELOAD=native/sim/build/libdahdisim.so \
-//     node --import tsx src/carrier/main.ts --scenario FILE [--log FILE]
+//     node --import tsx src/carrier/main.ts --scenario FILE [--log FILE] [--work-dir DIR]
+// --work-dir: where the callees' greetings are rendered (default $SWITCHBOARD_SIM_DIR/carrier, or
+// DEFAULT_WORK_DIR without a simulator directory).
 // stdout, one JSON object per line (besides the pino log lines, which carry `level` and `msg`):
 //   {"carrier": "ready", "trunks": [...], "seed": N}      the trunks are open, the flows running
 //   {"record": {...}}                                      a call attempt ended (CarrierRecord)
@@ -12,11 +14,12 @@
 // stdin, one JSON object per line: {"op": "stats"} or {"op": "stop"} (as SIGTERM). The end of
 // stdin stops the carrier too, so that it never outlives the process that started it.
 
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { isSwitchboardError } from '../core/errors.ts';
 import { logger } from '../runtime/log.ts';
-import { Carrier } from './carrier.ts';
+import { Carrier, DEFAULT_WORK_DIR } from './carrier.ts';
 import { loadScenario } from './scenario.ts';
 
 function out(line: unknown): void {
@@ -37,22 +40,30 @@ function fatal(err: unknown): never {
   process.exit(2);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { scenario: { type: 'string' }, log: { type: 'string' } },
+    options: {
+      scenario: { type: 'string' },
+      log: { type: 'string' },
+      'work-dir': { type: 'string' },
+    },
   });
   if (values.scenario === undefined)
-    fatal(new Error('usage: main.ts --scenario FILE [--log FILE]'));
+    fatal(new Error('usage: main.ts --scenario FILE [--log FILE] [--work-dir DIR]'));
+  const simDir = process.env.SWITCHBOARD_SIM_DIR;
+  const workDir =
+    values['work-dir'] ?? (simDir === undefined ? DEFAULT_WORK_DIR : join(simDir, 'carrier'));
   let carrier: Carrier;
   try {
     const scenario = loadScenario(values.scenario);
     carrier = new Carrier(scenario, {
       log: logger.child({ subsystem: 'carrier' }),
       ...(values.log === undefined ? {} : { logFile: values.log }),
+      workDir,
       onRecord: (record) => out({ record }),
       onInboundDone: () => out({ carrier: 'inboundDone', stats: carrier.stats() }),
     });
-    carrier.start();
+    await carrier.start();
     out({
       carrier: 'ready',
       trunks: scenario.engine.trunks.map((t) => t.name),
@@ -91,4 +102,4 @@ function main(): void {
   rl.on('close', stop);
 }
 
-main();
+void main();

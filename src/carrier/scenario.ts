@@ -13,10 +13,44 @@ import { numberSourceError } from './draw.ts';
 
 /** Longest duration any scenario option takes, in seconds (one day). */
 export const MAX_SECONDS = 86_400;
+/**
+ * How long an answered callee waits before its greeting starts, ms: people and machines pick up,
+ * then speak. It also lets the switch start its answering-machine detection on the answer it
+ * sees before the first word, as on a real line.
+ */
+export const GREETING_AFTER_MS = 500;
+/** The answering machine's beep after its greeting: frequency, Hz. */
+export const BEEP_HZ = 1000;
+/** The beep's length, ms. */
+export const BEEP_MS = 600;
 
-/** What the carrier does with a call the switch places towards it, in the order the mix draws. */
+/** What the carrier does with a call the switch places towards it. */
 export const OUTCOMES = ['answer', 'busy', 'no_answer', 'invalid_number', 'congestion'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
+
+/** Who picks up an answered call: a person, or an answering machine. */
+export const ANSWERERS = ['human', 'machine'] as const;
+export type AnsweredBy = (typeof ANSWERERS)[number];
+
+/**
+ * The shares of `outbound.mix`, in the order the mix draws: `answer` is a person answering,
+ * `machine` an answering machine (the outcome is answer for both), then the refusals.
+ */
+export const MIX_SHARES = [
+  'answer',
+  'machine',
+  'busy',
+  'no_answer',
+  'invalid_number',
+  'congestion',
+] as const;
+export type MixShare = (typeof MIX_SHARES)[number];
+
+/** What a person says on answering, unless `outbound.greetings.human` or a number's `greeting` says otherwise. */
+export const DEFAULT_HUMAN_GREETING = 'Hello?';
+/** What an answering machine says before its beep, unless overridden. */
+export const DEFAULT_MACHINE_GREETING =
+  'Hello, you have reached the voicemail of Li Wei. I cannot take your call right now. Please leave your name and number after the tone, and I will call you back.';
 
 /** The refusals, and the Q.850 cause each is released with unless `outbound.causes` says otherwise. */
 export const DEFAULT_CAUSES = {
@@ -106,7 +140,7 @@ const DigitStepSchema = Type.Object(
 const DigitsSchema = Type.Array(DigitStepSchema, {
   maxItems: 100,
   description:
-    'digits pressed after the answer, as real DTMF in the call audio: steps in order, each after its pause',
+    'digits pressed after the answer, as real DTMF in the call audio: steps in order, each after its pause. Outbound: a person presses them (never while saying its greeting: a step due then waits for its end); an answering machine presses none',
 });
 
 const TrunkNames = Type.Array(
@@ -267,18 +301,45 @@ const OutcomeSchema = Type.Union(
   },
 );
 
+const GreetingText = (description: string) =>
+  Type.Union(
+    [
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        pattern: '\\S',
+        description: 'text spoken with espeak-ng, 1 to 2000 characters',
+        mustBe: 'a text to speak (1 to 2000 characters, not only spaces), or null for silence',
+      }),
+      Type.Null(),
+    ],
+    {
+      description,
+      mustBe: 'a text to speak (1 to 2000 characters, not only spaces), or null for silence',
+    },
+  );
+
+const MIX_MEANING: Record<MixShare, string> = {
+  answer: 'a person answers',
+  machine: 'an answering machine answers',
+  busy: 'busy',
+  no_answer: 'no answer',
+  invalid_number: 'invalid number',
+  congestion: 'congestion',
+};
+
 const OutboundSchema = Type.Object(
   {
     mix: Type.Optional(
       Type.Object(
         Object.fromEntries(
-          OUTCOMES.map((o) => [
+          MIX_SHARES.map((o) => [
             o,
             Type.Optional(
               Type.Number({
                 minimum: 0,
                 maximum: 1_000_000,
-                description: `relative weight of ${o}, 0..1000000, default 0`,
+                description: `relative weight of ${o} (${MIX_MEANING[o]}), 0..1000000, default 0`,
                 mustBe: 'a weight from 0 to 1000000',
               }),
             ),
@@ -287,7 +348,38 @@ const OutboundSchema = Type.Object(
         {
           additionalProperties: false,
           description:
-            'the outcome of each call not matched by `numbers`, drawn by weight with the seed; default {answer: 1}',
+            'the outcome of each call not matched by `numbers` (or matched by a rule without outcome), drawn by weight with the seed: answer (a person) and machine (an answering machine) are both answered calls; default {answer: 1}',
+        },
+      ),
+    ),
+    greetings: Type.Optional(
+      Type.Object(
+        {
+          human: Type.Optional(
+            GreetingText(
+              `what a person says about ${GREETING_AFTER_MS} ms after answering, then stays silent; null: says nothing. Default "${DEFAULT_HUMAN_GREETING}"`,
+            ),
+          ),
+          machine: Type.Optional(
+            GreetingText(
+              `what an answering machine says about ${GREETING_AFTER_MS} ms after answering, before its beep (${BEEP_HZ} Hz, ${BEEP_MS} ms) and silence; null: the beep alone. Default a voicemail message of about 10 s`,
+            ),
+          ),
+          voice: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 64,
+              pattern: '^[A-Za-z0-9-]+$',
+              description:
+                'espeak-ng voice of the greetings (`espeak-ng --voices`: en, en-us, cmn ...); default en',
+              mustBe: 'an espeak-ng voice name such as en, en-us or cmn',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'what answered callees say, rendered with espeak-ng when the carrier starts; default a short "Hello?" from a person and a voicemail message and beep from a machine',
         },
       ),
     ),
@@ -302,6 +394,20 @@ const OutboundSchema = Type.Object(
                 'the called number, or a dialplan pattern ("_1380013800X", "_0755.") it matches',
             }),
             outcome: Type.Optional(OutcomeSchema),
+            answeredBy: Type.Optional(
+              Type.Union(
+                ANSWERERS.map((a) => Type.Literal(a)),
+                {
+                  description:
+                    'who answers: human (a person: a short greeting, then silence and its digits) or machine (an answering machine: a long greeting, a beep, silence; no digits). Implies outcome answer. Default: drawn from mix when the rule has no outcome, else human',
+                },
+              ),
+            ),
+            greeting: Type.Optional(
+              GreetingText(
+                'what whoever answers this number says instead of outbound.greetings (a machine still beeps after it); null: nothing',
+              ),
+            ),
             cause: Type.Optional(
               Type.Integer({
                 minimum: 1,
@@ -317,7 +423,7 @@ const OutboundSchema = Type.Object(
         {
           maxItems: 10_000,
           description:
-            'per-number overrides, first match wins: the outcome (default drawn from mix), and any callee option',
+            'per-number overrides, first match wins: the outcome (default drawn from mix), who answers, the greeting, and any callee option',
         },
       ),
     ),
@@ -433,14 +539,27 @@ export interface NumberRule extends Partial<CalleeOptions> {
   number: string;
   pattern: Pattern;
   outcome?: Outcome;
+  /** Set: the number is answered by it (outcome answer). */
+  answeredBy?: AnsweredBy;
+  /** Overrides outbound.greetings for whoever answers; null: silence. */
+  greeting?: string | null;
   cause?: number;
 }
 
+export interface Greetings {
+  /** What a person says; null: nothing. */
+  human: string | null;
+  /** What a machine says before its beep; null: the beep alone. */
+  machine: string | null;
+  voice: string;
+}
+
 export interface Outbound extends CalleeOptions {
-  /** Weights in OUTCOMES order. */
-  mix: [Outcome, number][];
+  /** Weights in MIX_SHARES order. */
+  mix: [MixShare, number][];
   numbers: NumberRule[];
   causes: Record<Exclude<Outcome, 'answer'>, number>;
+  greetings: Greetings;
 }
 
 /** A validated scenario with every default filled in. */
@@ -570,7 +689,7 @@ function resolveFlows(
 function resolveOutbound(raw: RawOutbound, errors: FieldError[]): Outbound {
   errors.push(...calleeErrors(raw, 'outbound'));
   const weights = raw.mix ?? { answer: 1 };
-  const mix = OUTCOMES.map((o): [Outcome, number] => [o, weights[o] ?? 0]);
+  const mix = MIX_SHARES.map((o): [MixShare, number] => [o, weights[o] ?? 0]);
   if (mix.every(([, w]) => w === 0))
     errors.push({
       path: 'outbound.mix',
@@ -592,10 +711,24 @@ function resolveOutbound(raw: RawOutbound, errors: FieldError[]): Outbound {
         path: `${path}.cause`,
         message: 'is the release cause of a refusal: give an outcome other than answer',
       });
+    if (rule.answeredBy !== undefined && rule.outcome !== undefined && rule.outcome !== 'answer')
+      errors.push({
+        path: `${path}.answeredBy`,
+        message: `says who answers, but outcome is ${rule.outcome}: give outcome answer, or no outcome`,
+      });
+    if (rule.answeredBy === 'machine' && rule.digits !== undefined && rule.digits.length > 0)
+      errors.push({
+        path: `${path}.digits`,
+        message: 'an answering machine presses no keys: remove digits, or answer with human',
+      });
     numbers.push({
       number: rule.number,
       pattern,
-      ...(rule.outcome === undefined ? {} : { outcome: rule.outcome }),
+      ...(rule.outcome === undefined && rule.answeredBy === undefined
+        ? {}
+        : { outcome: rule.outcome ?? 'answer' }),
+      ...(rule.answeredBy === undefined ? {} : { answeredBy: rule.answeredBy }),
+      ...(rule.greeting === undefined ? {} : { greeting: rule.greeting }),
       ...(rule.cause === undefined ? {} : { cause: rule.cause }),
       ...(rule.ringSeconds === undefined ? {} : { ringSeconds: rule.ringSeconds }),
       ...(rule.holdSeconds === undefined ? {} : { holdSeconds: rule.holdSeconds }),
@@ -611,6 +744,12 @@ function resolveOutbound(raw: RawOutbound, errors: FieldError[]): Outbound {
     holdSeconds: raw.holdSeconds ?? null,
     digits: digitSteps(raw.digits),
     noAnswerSeconds: raw.noAnswerSeconds ?? null,
+    greetings: {
+      human: raw.greetings?.human === undefined ? DEFAULT_HUMAN_GREETING : raw.greetings.human,
+      machine:
+        raw.greetings?.machine === undefined ? DEFAULT_MACHINE_GREETING : raw.greetings.machine,
+      voice: raw.greetings?.voice ?? 'en',
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // `switchboard carrier`: a simulated carrier on the far ends of the simulator's cables until Ctrl-C.
 
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../carrier/scenario.ts';
 import { applySpanConfs, renderSpanConfs } from '../carrier/spans.ts';
@@ -38,6 +38,11 @@ export const carrierCommand: Command = {
       arg: 'FILE',
       help: 'append one JSON line per call attempt to FILE when it ends (default: stdout only)',
     },
+    'work-dir': {
+      type: 'string',
+      arg: 'DIR',
+      help: "where the callees' greetings are rendered with espeak-ng and cached (default SIM-DIR/carrier)",
+    },
     'keep-spans': {
       type: 'boolean',
       help: "leave the DAHDI configuration of the carrier's spans alone (default: apply ccs to its PRI spans and cas to its MFC-R2 spans with dahdi_cfg -S first)",
@@ -47,7 +52,9 @@ export const carrierCommand: Command = {
     "The carrier runs its own signalling engine on the spans of the scenario's trunks (the far",
     'ends of the cables to the switch), in a child process with the simulator preload. It places',
     "the scenario's inbound calls towards the switch and answers, refuses or lets ring the calls",
-    'the switch places, as the scenario says; every draw comes from the scenario seed. Each ended',
+    'the switch places, as the scenario says: a person answers with a short "Hello?" and presses',
+    'its digits, an answering machine with a long greeting and a beep (espeak-ng speech rendered',
+    'at start into --work-dir); every draw comes from the scenario seed. Each ended',
     'call attempt is printed as a JSON line {"record": ...}; logs are JSON lines too.',
     'Ctrl-C clears the calls in progress (NORMAL_CLEARING) and stops. A simulator must be up',
     '(`switchboard sim up` or `switchboard start`).',
@@ -71,6 +78,7 @@ export const carrierCommand: Command = {
       log.info({ spans: spans.map((s) => s.span) }, "dahdi_cfg applied the carrier's spans");
     }
     const logFile = stringValue(values, 'log');
+    const workDir = resolve(stringValue(values, 'work-dir') ?? join(dir, 'carrier'));
     const child = spawn(
       process.execPath,
       [
@@ -80,6 +88,8 @@ export const carrierCommand: Command = {
         '--scenario',
         resolve(file),
         ...(logFile === undefined ? [] : ['--log', resolve(logFile)]),
+        '--work-dir',
+        workDir,
       ],
       // stdin stays an open pipe that we never write: when it closes (we died), the carrier stops.
       { stdio: ['pipe', 'inherit', 'inherit'], env: simEnv(dir) },

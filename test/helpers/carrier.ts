@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { CarrierRecord, CarrierStats } from '../../src/carrier/carrier.ts';
 import type { EngineConfig } from '../../src/native/engine.ts';
 import { type Host, type Line, startEngineHost } from '../../src/native/host-client.ts';
+import type { AmdOptions } from '../../src/native/media.ts';
 import { repoRoot } from '../../src/runtime/paths.ts';
 import { type StartedProcess, startProcess } from '../../src/runtime/process.ts';
 import type { SimConfig } from '../../src/sim/config.ts';
@@ -74,17 +75,28 @@ export interface RunningCarrier {
 
 let counter = 0;
 
-/** Starts the carrier process (src/carrier/main.ts) with `scenario` against the test's simulator. */
+/**
+ * Starts the carrier process (src/carrier/main.ts) with `scenario` against the test's simulator;
+ * `logFile` is its --log (JSON lines, read back with readCarrierLog).
+ */
 export async function startCarrier(
   sim: TestSim,
   scenario: Record<string, unknown>,
+  opts: { logFile?: string } = {},
 ): Promise<RunningCarrier> {
   counter += 1;
   const file = join(sim.dir, `scenario-${counter}.json`);
   writeFileSync(file, JSON.stringify(scenario));
   const proc = startProcess(
     process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'src/carrier/main.ts'), '--scenario', file],
+    [
+      '--import',
+      'tsx',
+      join(repoRoot, 'src/carrier/main.ts'),
+      '--scenario',
+      file,
+      ...(opts.logFile === undefined ? [] : ['--log', opts.logFile]),
+    ],
     { env: sim.env, timeoutMs: 24 * 3600_000 },
   );
   await proc.waitFor((l) => l.carrier === 'ready' || l.fatal !== undefined, 30_000);
@@ -118,23 +130,61 @@ export async function startCarrier(
   };
 }
 
+/** What our side detects on each call once it is answered (the detect command's options). */
+export interface OurDetect {
+  dtmf?: boolean;
+  /** Answering-machine detection: one `amd` event per call (human, machine or notsure). */
+  amd?: boolean | AmdOptions;
+}
+
 /**
  * Our side of the cables, as a switch would be: answers every call offered (when `answering`),
- * and starts DTMF detection on every call once it is answered, whichever end answered (an R2
- * bearer is lent to the media layer only after its MF exchange).
+ * and starts DTMF detection (and whatever else `detect` says) on every call once it is answered,
+ * whichever end answered (an R2 bearer is lent to the media layer only after its MF exchange).
  */
 export interface OurSide {
   host: Host;
   answering: boolean;
+  /** Detectors started on each answered call; default {dtmf: true}. */
+  detect: OurDetect;
   offered(trunk?: string): Line[];
   /** The DTMF digits detected on one of our calls, in order. */
   dtmf(call: number): string;
+  /** The answering-machine verdict on one of our calls ("human HUMAN"), once reported. */
+  amd(call: number): string | undefined;
+}
+
+/** The parts of `callees()` for one number: an outbound.numbers rule. */
+export interface Callee {
+  number: string;
+  answeredBy: 'human' | 'machine';
+  /** Seconds of ringing before the answer; default 0.2. */
+  ringSeconds?: number;
+  /** Keys a person presses, each step after its pause (seconds after the answer for the first). */
+  digits?: { afterSeconds: number; press: string }[];
+  greeting?: string | null;
+}
+
+/**
+ * outbound.numbers rules for numbers answered by people and machines who wait for the switch to
+ * hang up (holdSeconds null), for a carrier scenario's `outbound.numbers`.
+ */
+export function callees(list: Callee[]): Record<string, unknown>[] {
+  return list.map((c) => ({
+    number: c.number,
+    answeredBy: c.answeredBy,
+    ringSeconds: { min: c.ringSeconds ?? 0.2, max: c.ringSeconds ?? 0.2 },
+    holdSeconds: null,
+    ...(c.digits ? { digits: c.digits } : {}),
+    ...(c.greeting === undefined ? {} : { greeting: c.greeting }),
+  }));
 }
 
 export async function startOurSide(sim: TestSim): Promise<OurSide> {
   let host: Host | undefined;
   const side = {
     answering: true,
+    detect: { dtmf: true } as OurDetect,
     get host(): Host {
       return host as Host;
     },
@@ -147,6 +197,10 @@ export async function startOurSide(sim: TestSim): Promise<OurSide> {
         .events((e) => e.event === 'dtmf' && e.call === call)
         .map((e) => e.digit)
         .join(''),
+    amd: (call: number) => {
+      const e = (host as Host).events((x) => x.event === 'amd' && x.call === call)[0];
+      return e ? `${e.result} ${e.cause}` : undefined;
+    },
   };
   const react = (line: Line) => {
     if (!host) return;
@@ -156,7 +210,7 @@ export async function startOurSide(sim: TestSim): Promise<OurSide> {
       void host.command({ op: 'alert', call }).catch(() => undefined);
       void host.command({ op: 'answer', call }).catch(() => undefined);
     } else if (line.event === 'answered') {
-      void host.command({ op: 'detect', call, dtmf: true }).catch(() => undefined);
+      void host.command({ op: 'detect', call, ...side.detect }).catch(() => undefined);
     }
   };
   host = await startEngineHost(sim.env, sim.dir, OUR_TRUNKS, 'ours', react);

@@ -32,7 +32,8 @@ export interface RunningController {
 
 /**
  * Starts src/controller/main.ts against `sim` with `config` as the fresh box's configuration,
- * runs first-run setup and makes an admin API token.
+ * runs first-run setup (or logs in, when `dataDir` holds a box already set up) and makes an
+ * admin API token.
  */
 export async function startController(
   sim: TestSim,
@@ -65,11 +66,18 @@ export async function startController(
   if (!started)
     throw new Error(`the controller did not start: ${JSON.stringify(proc.lines.at(-1))}`);
   const base = String(started.address);
-  const setup = await fetch(`${base}/api/setup`, {
+  // A fresh box is set up; a restarted one (same data directory) is logged in to.
+  let setup = await fetch(`${base}/api/setup`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'admin', password: ADMIN_PASSWORD }),
   });
+  if (setup.status === 409)
+    setup = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'admin', password: ADMIN_PASSWORD }),
+    });
   if (setup.status !== 201 && setup.status !== 200)
     throw new Error(`setup: ${setup.status} ${await setup.text()}`);
   const cookie = (setup.headers.get('set-cookie') ?? '').split(';')[0] as string;

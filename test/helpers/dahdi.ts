@@ -98,12 +98,13 @@ export function parseScan(text: string): Record<number, Record<string, string>> 
 export async function eventually(
   check: () => Promise<boolean>,
   timeoutMs = 5000,
+  intervalMs = 25,
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
