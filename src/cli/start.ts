@@ -67,6 +67,12 @@ export const startCommand: Command = {
       help: 'simulated carrier scenario on the far ends of the cables (default board/carrier/demo.yaml)',
     },
     'no-carrier': { type: 'boolean', help: 'run no simulated carrier' },
+    seed: {
+      type: 'string',
+      arg: 'DIR',
+      help: 'IVR flows (DIR/flows/*.yaml) and campaigns (DIR/campaigns/*.yaml) installed when the database has none of those names (default board/demo: the demo hotline menu and a notification campaign)',
+    },
+    'no-seed': { type: 'boolean', help: 'install no demo flows or campaigns' },
   },
   details: [
     'Starts a simulator unless one already answers in the simulator directory, writes',
@@ -144,6 +150,9 @@ export const startCommand: Command = {
         dir,
         '--config',
         switchConfig,
+        ...(values['no-seed']
+          ? []
+          : ['--seed', resolve(stringValue(values, 'seed') ?? paths.demoSeed)]),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'], env: simEnv(dir) },
     );

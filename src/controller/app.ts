@@ -41,6 +41,7 @@ import { AgentDesk } from './agents.ts';
 import { boardFromSpans } from './board.ts';
 import { SwitchDialerPort } from './dialer-port.ts';
 import { PromptLibrary } from './prompts.ts';
+import { installSeed } from './seed.ts';
 import { SpanWatcher } from './span-watch.ts';
 import { snapshotView } from './trunk-state.ts';
 
@@ -55,6 +56,11 @@ export interface ControllerOptions {
   board?: BoardLayout;
   /** YAML configuration applied when the store has none yet (a fresh box). */
   initialConfig?: string;
+  /**
+   * A directory of IVR flows (`flows/*.yaml`) and campaigns (`campaigns/*.yaml`) installed when
+   * the store has none of those names (the demo of `switchboard start`).
+   */
+  seedDir?: string;
   /** API port (1-65535, 0: any free port); default 8080. */
   port?: number;
   /** API address; default 0.0.0.0. */
@@ -302,6 +308,14 @@ export class Controller {
       port: this.#opts.port ?? 8080,
       ...(this.#opts.host ? { host: this.#opts.host } : {}),
     });
+    if (this.#opts.seedDir)
+      await installSeed(this.#opts.seedDir, {
+        flows: this.flows,
+        flowContext: () => this.flowContext(),
+        dialer: this.dialer,
+        dialerStore: this.dialerStore,
+        log: log.child({ subsystem: 'seed' }),
+      });
     // Campaigns that were running when the controller stopped carry on.
     this.dialer.run();
     log.info(

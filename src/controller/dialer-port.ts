@@ -58,16 +58,18 @@ export class SwitchDialerPort implements DialerPort {
     });
   }
 
-  /** Free channels on the trunks of the outbound routes this campaign may use. */
+  /** Free channels on the trunks of the outbound routes this campaign's calls take, in service. */
   freeChannels(campaign: PlaceRequest['campaign']): number {
     const from = campaign.from ?? campaign.name;
     const cfg = this.#o.config();
     const groups = new Map((cfg.trunkGroups ?? []).map((g) => [g.name, g.trunks]));
+    // Routes made for this campaign (its `from` tag) when there are any, else the routes that
+    // serve everyone: the ones its calls will take.
+    const routes = cfg.routes?.outbound ?? [];
+    const own = routes.filter((r) => r.from?.includes(from));
     const trunks = new Set<string>();
-    for (const r of cfg.routes?.outbound ?? []) {
-      if (r.from && !r.from.includes(from)) continue;
+    for (const r of own.length > 0 ? own : routes.filter((r) => r.from === undefined))
       for (const g of r.trunkGroups) for (const t of groups.get(g) ?? []) trunks.add(t);
-    }
     let free = 0;
     for (const t of trunks) {
       const s = this.#o.trunks.get(t);

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
       'sim-dir': { type: 'string' },
       'dahdi-dir': { type: 'string' },
       config: { type: 'string' },
+      seed: { type: 'string' },
     },
   });
   const log = logger.child({ subsystem: 'controller' });
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
       ...(simDir ? { dahdiEnv: simEnv(simDir) } : {}),
       ...(sim ? { board: boardFromSim(sim) } : {}),
       ...(values.config ? { initialConfig: values.config } : {}),
+      ...(values.seed ? { seedDir: values.seed } : {}),
       port,
       ...(values.host ? { host: values.host } : {}),
       log,

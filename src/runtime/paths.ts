@@ -21,6 +21,8 @@ export const paths = {
   demoBoard: `${repoRoot}board/sim/demo.yaml`,
   /** The demo switch configuration `switchboard start` applies on a fresh database. */
   demoConfig: `${repoRoot}board/config/demo.yaml`,
+  /** The demo IVR flows and campaign `switchboard start` installs on a fresh database. */
+  demoSeed: `${repoRoot}board/demo`,
   /** The demo carrier scenario `switchboard start` runs on the far ends of the demo board. */
   demoCarrier: `${repoRoot}board/carrier/demo.yaml`,
   /** The CLI entry point. */
