@@ -113,7 +113,7 @@ describe('cli', () => {
   it('checks a configuration file offline, naming each refused field', async () => {
     const good = await run('config', 'check', 'board/config/demo.yaml');
     assert.equal(good.code, 0);
-    assert.match(good.out, /valid \(2 spans, 2 trunks, 4 routes\)/);
+    assert.match(good.out, /valid \(2 spans, 2 trunks, 6 routes\)/);
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(
