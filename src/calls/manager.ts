@@ -324,6 +324,28 @@ function describe(d: Destination): string {
   }
 }
 
+/** Ringing one extension: a hunt with its port as the only candidate. */
+function extensionHunt(
+  ext: { trunk: string; channel?: number; number: string },
+  calling: string,
+  presentation?: Presentation,
+): Hunt {
+  return {
+    kind: 'extension',
+    candidates: [
+      {
+        trunk: ext.trunk,
+        group: '',
+        ...(ext.channel === undefined ? {} : { channel: ext.channel }),
+      },
+    ],
+    next: 0,
+    called: ext.number,
+    calling,
+    ...(presentation ? { presentation } : {}),
+  };
+}
+
 /** Phones hang on station ports (fxo_ks / fxo_ls signalling). */
 function isStation(signalling: string | undefined): boolean {
   return signalling === 'fxo_ks' || signalling === 'fxo_ls';
@@ -762,20 +784,7 @@ export class CallManager {
           a.log.error({ extension: dest.extension }, 'the route names an extension that is gone');
           return this.#end(a, CAUSES.UNALLOCATED);
         }
-        a.hunt = {
-          kind: 'extension',
-          candidates: [
-            {
-              trunk: ext.trunk,
-              group: '',
-              ...(ext.channel === undefined ? {} : { channel: ext.channel }),
-            },
-          ],
-          next: 0,
-          called: ext.number,
-          calling: d.calling,
-          ...(a.presentation ? { presentation: a.presentation } : {}),
-        };
+        a.hunt = extensionHunt(ext, d.calling, a.presentation);
         return this.#huntNext(a);
       }
       case 'trunk': {
@@ -1086,19 +1095,7 @@ export class CallManager {
             this.#settleTransfer(a, CAUSES.UNALLOCATED);
             return;
           }
-          a.hunt = {
-            kind: 'extension',
-            candidates: [
-              {
-                trunk: ext.trunk,
-                group: '',
-                ...(ext.channel === undefined ? {} : { channel: ext.channel }),
-              },
-            ],
-            next: 0,
-            called: ext.number,
-            calling: leg.direction === 'in' ? leg.calling : leg.called,
-          };
+          a.hunt = extensionHunt(ext, leg.direction === 'in' ? leg.calling : leg.called);
           return this.#huntNext(a);
         }
         const plan = this.#router.outbound(
