@@ -2,7 +2,7 @@
 // `switchboard bench dialer`: contacts completed per hour on 2 and 16 E1 spans against the channel-limited maximum; IVR sessions per core.
 
 import { readFileSync } from 'node:fs';
-import { startCarrier } from '../test/helpers/carrier.ts';
+import { priPairs, startCarrier } from '../test/helpers/carrier.ts';
 import { type Json, type RunningController, startController } from '../test/helpers/controller.ts';
 import { eventually, withConfiguredSim } from '../test/helpers/dahdi.ts';
 
@@ -20,27 +20,6 @@ const FLOW = {
     bye: { type: 'hangup', cause: 16 },
   },
 };
-
-function board(spans: number) {
-  const all = Array.from({ length: spans * 2 }, () => ({ type: 'E1' as const }));
-  const cables = Array.from(
-    { length: spans },
-    (_, i) => [2 * i + 1, 2 * i + 2] as [number, number],
-  );
-  const conf = all
-    .flatMap((_, i) => {
-      const s = i + 1;
-      const base = i * 31;
-      return [
-        `span=${s},${s % 2 === 1 ? 1 : 0},0,ccs,hdb3,crc4`,
-        `bchan=${base + 1}-${base + 15},${base + 17}-${base + 31}`,
-        `hardhdlc=${base + 16}`,
-      ];
-    })
-    .concat('')
-    .join('\n');
-  return { sim: { spans: all, cables }, conf };
-}
 
 function switchConfig(spans: number) {
   const trunks = Array.from({ length: spans }, (_, i) => ({
@@ -124,8 +103,8 @@ async function campaign(
 }
 
 async function runSpans(spans: number) {
-  const { sim: simConfig, conf } = board(spans);
-  const sim = await withConfiguredSim(simConfig, conf);
+  const { board, systemConf } = priPairs(spans);
+  const sim = await withConfiguredSim(board, systemConf);
   const ctl = await startController(sim, switchConfig(spans));
   const carrier = await startCarrier(sim, carrierScenario(spans));
   try {

@@ -11,25 +11,13 @@ import {
   type OurSide,
   startCarrier,
   startOurSide,
+  trunkUp,
 } from './helpers/carrier.ts';
 import { eventually, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 import type { Line } from './helpers/engine.ts';
 
 const is = (event: string, call?: unknown) => (e: Line) =>
   e.event === event && (call === undefined || e.call === call);
-
-/** Waits until our trunk can place calls: PRI link up and settled, or R2 lines idle. */
-async function trunkUp(ours: OurSide, trunk: string): Promise<void> {
-  const ok = await eventually(async () => {
-    const t = (await ours.host.snapshot()).trunks.find((x) => x.name === trunk);
-    return (
-      t?.links.every((l) => l.state === 'up') === true && t.channels.some((c) => c.state === 'idle')
-    );
-  }, 30_000);
-  assert.ok(ok, `trunk ${trunk} never came up`);
-  // Both ends of a PRI may establish the link at once; let the crossing SABME pass (one T200).
-  if (trunk === 'pri') await new Promise((r) => setTimeout(r, 2000));
-}
 
 let nextChannel = 0;
 

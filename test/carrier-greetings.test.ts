@@ -15,25 +15,13 @@ import {
   type RunningCarrier,
   startCarrier,
   startOurSide,
+  trunkUp,
 } from './helpers/carrier.ts';
 import { eventually, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 import type { Line } from './helpers/engine.ts';
 
 const HUMAN = '62881111';
 const MACHINE = '62882222';
-
-/** Waits until our trunk can place calls: PRI link up and settled, or R2 lines idle. */
-async function trunkUp(ours: OurSide, trunk: string): Promise<void> {
-  const ok = await eventually(async () => {
-    const t = (await ours.host.snapshot()).trunks.find((x) => x.name === trunk);
-    return (
-      t?.links.every((l) => l.state === 'up') === true && t.channels.some((c) => c.state === 'idle')
-    );
-  }, 30_000);
-  assert.ok(ok, `trunk ${trunk} never came up`);
-  // Both ends of a PRI may establish the link at once; let the crossing SABME pass (one T200).
-  if (trunk === 'pri') await new Promise((r) => setTimeout(r, 2000));
-}
 
 /** Places a call from our side and waits for its answer; the call id. */
 async function answeredCall(ours: OurSide, trunk: string, called: string): Promise<number> {

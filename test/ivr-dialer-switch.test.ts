@@ -3,34 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { type RunningCarrier, startCarrier } from './helpers/carrier.ts';
+import { priPairs, type RunningCarrier, startCarrier } from './helpers/carrier.ts';
 import { type Json, type RunningController, startController } from './helpers/controller.ts';
 import { eventually, type TestSim, withConfiguredSim } from './helpers/dahdi.ts';
 
 /** Two PRI pairs: the switch on spans 1 and 3 (user side), the carrier on 2 and 4 (network side). */
-const BOARD = {
-  spans: [
-    { type: 'E1' as const },
-    { type: 'E1' as const },
-    { type: 'E1' as const },
-    { type: 'E1' as const },
-  ],
-  cables: [
-    [1, 2],
-    [3, 4],
-  ] as [number, number][],
-};
-const SYSTEM_CONF = [1, 2, 3, 4]
-  .flatMap((s) => {
-    const base = (s - 1) * 31;
-    return [
-      `span=${s},${s % 2 === 1 ? 1 : 0},0,ccs,hdb3,crc4`,
-      `bchan=${base + 1}-${base + 15},${base + 17}-${base + 31}`,
-      `hardhdlc=${base + 16}`,
-    ];
-  })
-  .concat('')
-  .join('\n');
+const PAIRS = priPairs(2);
 
 const SWITCH = {
   system: { timezone: 'UTC', toneZone: 'cn' },
@@ -170,7 +148,7 @@ describe('IVR and dialer on the switch, over two E1 spans to the simulated carri
   let carrier: RunningCarrier | undefined;
 
   before(async () => {
-    sim = await withConfiguredSim(BOARD, SYSTEM_CONF);
+    sim = await withConfiguredSim(PAIRS.board, PAIRS.systemConf);
     ctl = await startController(sim, SWITCH);
   });
   afterEach(async () => {

@@ -152,9 +152,9 @@ export class Controller {
         return { result: 'failed', cause: CAUSES.NO_ROUTE_DESTINATION };
       },
       logger: ivrLog,
+      // Built-in prompts (digits, numbers, dates) are rendered the first time a call needs them.
+      resolvePrompts: (names, lang) => this.prompts.resolve(names, lang),
     });
-    // Built-in prompts (digits, numbers, dates) are rendered the first time a call needs them.
-    services.resolvePrompts = (names, lang) => this.prompts.resolve(names, lang);
     this.calls = new CallManager({
       apps: new Map([['ivr', ivrApp({ store: this.flows, services, log: ivrLog })]]),
       engine: this.engine,

@@ -51,6 +51,8 @@ export interface FlowServiceOptions {
   transfer: FlowServices['transfer'];
   queue: FlowServices['queue'];
   logger: FlowLogger;
+  /** Prompt names to files; default resolvePlaylist over promptRoot (the controller's library also renders built-ins). */
+  resolvePrompts?: FlowServices['resolvePrompts'];
   /** Default the global fetch, answers cut at HTTP_MAX_ANSWER_BYTES. */
   fetch?: FlowServices['fetch'];
   clock?: FlowClock;
@@ -93,7 +95,8 @@ export function flowServices(o: FlowServiceOptions): Omit<FlowServices, 'loadFlo
   const clock = o.clock ?? systemClock;
   const stamp = () => clock.now().getTime();
   return {
-    resolvePrompts: (names, lang) => resolvePlaylist(names, { root: o.promptRoot, lang }),
+    resolvePrompts:
+      o.resolvePrompts ?? ((names, lang) => resolvePlaylist(names, { root: o.promptRoot, lang })),
     tts: async (text, { voice, lang }) =>
       (await renderTts(text, { voice: voice ?? TTS_VOICE[lang], cacheDir: o.ttsCacheDir })).path,
     fetch: o.fetch ?? globalFetch,

@@ -3,18 +3,7 @@
 
 import { type AgentCounts, launchCount, PredictivePacer } from '../../src/dialer/pacing.ts';
 import type { PacingSettings } from '../../src/dialer/schema.ts';
-
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './signal.ts';
 
 /** An exponential draw with that mean. */
 export function exponential(random: () => number, mean: number): number {
@@ -210,7 +199,7 @@ export interface PacingSimResult {
  */
 export function simulatePacing(o: PacingSimOptions): PacingSimResult {
   const q = new EventQueue();
-  const random = seededRandom(o.seed);
+  const random = prng(o.seed);
   const pool = new SimAgentPool(q, random, {
     agents: o.agents,
     talkMeanMs: o.talkMeanMs,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Test kit for the simulated carrier: a board with a PRI pair and an MFC-R2 pair, the carrier process, our side.
 
+import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CarrierRecord, CarrierStats } from '../../src/carrier/carrier.ts';
@@ -10,7 +11,7 @@ import type { AmdOptions } from '../../src/native/media.ts';
 import { repoRoot } from '../../src/runtime/paths.ts';
 import { type StartedProcess, startProcess } from '../../src/runtime/process.ts';
 import type { SimConfig } from '../../src/sim/config.ts';
-import type { TestSim } from './dahdi.ts';
+import { eventually, type TestSim } from './dahdi.ts';
 
 /** Spans 1-2 (PRI) and 3-4 (MFC-R2) cabled as on the demo board: the switch on 1 and 3, the carrier on 2 and 4. */
 export const CARRIER_BOARD: SimConfig = {
@@ -20,6 +21,31 @@ export const CARRIER_BOARD: SimConfig = {
     [3, 4],
   ],
 };
+
+/**
+ * `pairs` PRI E1 pairs: span 2k+1 (ours, timing from the line) cabled to span 2k+2 (the
+ * carrier's), every span CCS with its D-channel on timeslot 16. The board and its system.conf.
+ */
+export function priPairs(pairs: number): { board: SimConfig; systemConf: string } {
+  const spans = Array.from({ length: pairs * 2 }, () => ({ type: 'E1' as const }));
+  const cables = Array.from(
+    { length: pairs },
+    (_, i) => [2 * i + 1, 2 * i + 2] as [number, number],
+  );
+  const systemConf = spans
+    .flatMap((_, i) => {
+      const s = i + 1;
+      const base = i * 31;
+      return [
+        `span=${s},${s % 2 === 1 ? 1 : 0},0,ccs,hdb3,crc4`,
+        `bchan=${base + 1}-${base + 15},${base + 17}-${base + 31}`,
+        `hardhdlc=${base + 16}`,
+      ];
+    })
+    .concat('')
+    .join('\n');
+  return { board: { spans, cables }, systemConf };
+}
 
 /** CCS with a D-channel on spans 1-2, CAS on every timeslot but 16 of spans 3-4. */
 export const CARRIER_SYSTEM_CONF = [
@@ -215,4 +241,17 @@ export async function startOurSide(sim: TestSim): Promise<OurSide> {
   };
   host = await startEngineHost(sim.env, sim.dir, OUR_TRUNKS, 'ours', react);
   return side;
+}
+
+/** Waits until our trunk can place calls: PRI link up and settled, or R2 lines idle. */
+export async function trunkUp(ours: OurSide, trunk: string): Promise<void> {
+  const ok = await eventually(async () => {
+    const t = (await ours.host.snapshot()).trunks.find((x) => x.name === trunk);
+    return (
+      t?.links.every((l) => l.state === 'up') === true && t.channels.some((c) => c.state === 'idle')
+    );
+  }, 30_000);
+  assert.ok(ok, `trunk ${trunk} never came up`);
+  // Both ends of a PRI may establish the link at once; let the crossing SABME pass (one T200).
+  if (trunk === 'pri') await new Promise((r) => setTimeout(r, 2000));
 }
