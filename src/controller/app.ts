@@ -40,6 +40,7 @@ import type { BoardLayout } from '../trunks/system-conf.ts';
 import { AgentDesk } from './agents.ts';
 import { boardFromSpans } from './board.ts';
 import { SwitchDialerPort } from './dialer-port.ts';
+import { LiveFeed } from './live.ts';
 import { PromptLibrary } from './prompts.ts';
 import { installSeed } from './seed.ts';
 import { SpanWatcher } from './span-watch.ts';
@@ -68,6 +69,8 @@ export interface ControllerOptions {
   log: Logger;
   /** How often spans are read for alarm changes, ms; default 1000. */
   spanPollMs?: number;
+  /** How often the live view (spans, timeslots) is read for changes, ms; default 250. */
+  livePollMs?: number;
 }
 
 /** What the API plugins of the controller are given. */
@@ -113,6 +116,8 @@ export class Controller {
   readonly dialerStore: DialerStore;
   readonly dialer: Dialer;
   readonly agents: AgentDesk;
+  /** Spans, timeslots and call events as they change (web UI WebSocket, MQTT). */
+  readonly live: LiveFeed;
   readonly bootId: string;
   api?: FastifyInstance;
   address?: string;
@@ -166,6 +171,12 @@ export class Controller {
       cdr: (record) => {
         this.cdrs.write(record);
       },
+    });
+    this.live = new LiveFeed({
+      spans: () => this.#addon.spans(),
+      snapshot: () => this.engine.snapshot(),
+      calls: this.calls,
+      ...(opts.livePollMs ? { pollMs: opts.livePollMs } : {}),
     });
     this.agents = new AgentDesk((ext) =>
       (this.#running.extensions ?? []).some((e) => e.name === ext),
@@ -278,6 +289,7 @@ export class Controller {
     const watcher = new SpanWatcher(() => this.#addon.spans(), log.child({ subsystem: 'spans' }));
     watcher.poll();
     this.#spanTimer = setInterval(() => watcher.poll(), this.#opts.spanPollMs ?? 1000);
+    this.live.start();
 
     this.api = await buildApi({
       db: this.db,
@@ -404,6 +416,7 @@ export class Controller {
    */
   async stop(clearMs = 3000): Promise<void> {
     if (this.#spanTimer) clearInterval(this.#spanTimer);
+    this.live.stop();
     try {
       await this.api?.close();
     } catch (err) {
