@@ -859,16 +859,21 @@ export class BoardController extends EventEmitter<BoardControllerEvents> {
     } catch {
       address = undefined;
     }
-    this.#desired = {
-      leds: panelLeds(c.leds, spans),
-      lcd: lcdLines({
-        rows: c.lcd.rows,
-        columns: c.lcd.columns,
-        address,
-        spans,
-        model: this.#model.name,
-      }),
-    };
+    try {
+      this.#desired = {
+        leds: panelLeds(c.leds, spans),
+        lcd: lcdLines({
+          rows: c.lcd.rows,
+          columns: c.lcd.columns,
+          address,
+          spans,
+          model: this.#model.name,
+        }),
+      };
+    } catch (err) {
+      // A span list the panel cannot read is a bug elsewhere; the panel keeps what it shows.
+      this.#log.error({ err }, 'board controller: cannot work out the panel from the spans');
+    }
     this.#pump();
   }
 }
