@@ -2,6 +2,9 @@
 // The board controller over a real pty pair (socat) to the simulated MCU: LEDs, watchdog, relay, lost and garbled MCU.
 
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   BoardController,
@@ -13,6 +16,8 @@ import { loadBoardModel } from '../src/board/model.ts';
 import type { McuEvent } from '../src/board/protocol.ts';
 import { isSwitchboardError } from '../src/core/errors.ts';
 import type { DahdiAlarm, DahdiSpan } from '../src/native/addon.ts';
+import { paths } from '../src/runtime/paths.ts';
+import { startProcess } from '../src/runtime/process.ts';
 import {
   type BoardPair,
   captureLog,
@@ -21,6 +26,7 @@ import {
   until,
   withBoardPair,
 } from './helpers/board.ts';
+import { runCli } from './helpers/cli.ts';
 import { prng } from './helpers/signal.ts';
 
 const model = loadBoardModel('sim-demo');
@@ -405,5 +411,57 @@ describe('the board controller on a pty pair with the simulated MCU', () => {
       1,
     );
     assert.match(String(c.state().lastError), /cannot open .*-missing/);
+  });
+});
+
+describe('switchboard board sim-mcu', () => {
+  it('answers on the pty pair it makes with socat, steered by standard input', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sim-mcu-'));
+    const link = join(dir, 'board');
+    const proc = startProcess(process.execPath, [
+      paths.cli,
+      'board',
+      'sim-mcu',
+      '--pty',
+      link,
+      '--model',
+      'sb-4e1',
+    ]);
+    try {
+      await proc.waitFor((l) => l.msg === 'simulated board MCU up', 30_000);
+      const { log } = captureLog();
+      const c = new BoardController({
+        model: loadBoardModel('sb-4e1'),
+        device: link,
+        spans: () => demoSpans().slice(0, 4),
+        log,
+        timers: FAST,
+      });
+      const events: McuEvent[] = [];
+      c.on('mcuEvent', (e) => events.push(e));
+      c.start();
+      await proc.waitFor((l) => l.msg === 'relay' && l.relay === 'open');
+      await proc.waitFor((l) => l.msg === 'leds');
+      proc.send('button 3\n');
+      await until(() => events.some((e) => e.event === 'BUTTON' && e.button === 3), 'BUTTON 3');
+      await c.stop();
+      await proc.waitFor((l) => l.msg === 'relay' && l.relay === 'closed' && l.cause === 'host');
+      // The model gives the MCU its panel: four LEDs.
+      const leds = proc.lines.find((l) => l.msg === 'leds')?.leds;
+      assert.deepEqual(leds, ['green', 'green', 'green', 'green']);
+    } finally {
+      if (proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
+    }
+    const done = await proc.done;
+    assert.equal(done.code, 0);
+    assert.equal(existsSync(link), false, 'the pty link is removed with socat');
+  });
+
+  it('takes exactly one of --device and --pty', async () => {
+    for (const args of [[], ['--device', '/dev/null', '--pty', '/tmp/x']]) {
+      const r = await runCli('board', 'sim-mcu', ...args);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /give exactly one of --device PATH and --pty LINK/);
+    }
   });
 });

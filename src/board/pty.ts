@@ -29,8 +29,15 @@ export async function makePtyPair(host: string, mcu: string): Promise<PtyPair> {
   const child: ChildProcess = spawn(
     'socat',
     ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${mcu}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: Ctrl-C in a terminal reaches the whole foreground group, and the
+    // pair must outlive the controller's stop (which closes the bypass relay through it).
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
+  // Whatever way this process ends, socat ends with it.
+  const reap = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', reap);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-2000);
@@ -46,6 +53,7 @@ export async function makePtyPair(host: string, mcu: string): Promise<PtyPair> {
   const until = Date.now() + PTY_READY_MS;
   while (!(existsSync(host) && existsSync(mcu))) {
     if (failure || child.exitCode !== null || Date.now() > until) {
+      process.off('exit', reap);
       child.kill('SIGKILL');
       const missing = (failure as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
       throw new SwitchboardError(
@@ -63,6 +71,7 @@ export async function makePtyPair(host: string, mcu: string): Promise<PtyPair> {
     mcu,
     pid: child.pid,
     async stop() {
+      process.off('exit', reap);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await exited;
