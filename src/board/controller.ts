@@ -195,7 +195,9 @@ export const BoardControllerState = Type.Object(
       framesSent: Type.Integer({ description: 'frames written, resends included' }),
       framesReceived: Type.Integer({ description: 'sound frames read' }),
       retries: Type.Integer({ description: 'frames sent again for want of an ACK' }),
-      garbled: Type.Integer({ description: 'damaged frames dropped (CRC, length, escape...)' }),
+      garbled: Type.Integer({
+        description: 'frames dropped: damaged (CRC, length, escape...) or not an MCU message',
+      }),
       noiseBytes: Type.Integer({ description: 'bytes outside any frame' }),
       naks: Type.Integer(),
       staleAcks: Type.Integer({ description: 'ACK/NAK for a frame no longer waiting' }),
@@ -241,8 +243,8 @@ export interface BoardControllerEvents {
   mcuEvent: [McuEvent];
   /** A command the MCU acknowledged. */
   applied: [Message];
-  /** A damaged frame dropped by the decoder. */
-  garbled: [DecodeErrorKind];
+  /** A damaged frame dropped by the decoder, or a sound frame that is no MCU message (`message`). */
+  garbled: [DecodeErrorKind | 'message'];
 }
 
 interface Inflight {
@@ -696,10 +698,16 @@ export class BoardController extends EventEmitter<BoardControllerEvents> {
       if (this.#link === 'stopping') this.#stopWaiter?.();
       return;
     }
-    this.#send(next.msg, (result) => {
-      next.done(result);
-      if (result === 'ack') this.emit('applied', next.msg);
-    });
+    try {
+      this.#send(next.msg, (result) => {
+        next.done(result);
+        if (result === 'ack') this.emit('applied', next.msg);
+      });
+    } catch (err) {
+      // A message this side cannot encode is a bug; it is dropped, not retried for ever.
+      this.#log.error({ err, type: next.msg.type }, 'board controller: cannot encode a frame');
+      next.done('refused');
+    }
   }
 
   // -- receiving ------------------------------------------------------------------------------
@@ -722,7 +730,7 @@ export class BoardController extends EventEmitter<BoardControllerEvents> {
     }
   }
 
-  #garbled(error: DecodeErrorKind, bytes: number): void {
+  #garbled(error: DecodeErrorKind | 'message', bytes: number): void {
     if (error === 'noise') {
       this.counters.noiseBytes += bytes;
       return;
@@ -744,7 +752,7 @@ export class BoardController extends EventEmitter<BoardControllerEvents> {
     this.counters.framesReceived += 1;
     const decoded = decodeMessage(frame);
     if (!decoded.ok || isHostMessage(frame.type)) {
-      this.#garbled('short', frame.payload.length);
+      this.#garbled('message', frame.payload.length);
       this.#log.warn(
         { type: msgName(frame.type), detail: decoded.ok ? 'a host message' : decoded.detail },
         'board MCU sent a frame the host does not read',
