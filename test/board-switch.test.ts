@@ -2,7 +2,9 @@
 // The whole controller on the simulated demo board with a simulated MCU on a pty: alarms on the LEDs, relay on stop and on a crash.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -112,3 +114,68 @@ describe('the controller drives the board MCU on the simulated demo board', () =
     assert.equal(mcu.state.counters.watchdogExpiries, 1);
   });
 });
+
+describe('switchboard start with the simulated board MCU', () => {
+  it('drives the MCU on its pty pair, and Ctrl-C closes the relay before everything stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-start-'));
+    const port = await freePort();
+    // Its own process group, so the test can press Ctrl-C on it as a terminal would (SIGINT to the group).
+    const child = spawn(
+      process.execPath,
+      [
+        paths.cli,
+        'start',
+        '--sim-dir',
+        join(dir, 'sim'),
+        '--data-dir',
+        join(dir, 'data'),
+        '--no-carrier',
+        '--no-seed',
+        '--port',
+        String(port),
+      ],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines: Record<string, unknown>[] = [];
+    let partial = '';
+    child.stdout.on('data', (d: Buffer) => {
+      partial += d.toString();
+      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
+        const text = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        if (text.startsWith('{')) lines.push(JSON.parse(text));
+      }
+    });
+    const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+    const mcu = (msg: string) => lines.filter((l) => l.subsystem === 'sim-mcu' && l.msg === msg);
+    try {
+      await until(() => mcu('lcd').length >= 2, 'the LCD written', 120_000);
+      assert.deepEqual(
+        mcu('relay').map((l) => `${l.relay} ${l.cause}`),
+        ['open host'],
+      );
+      assert.deepEqual(mcu('leds')[0]?.leds, [g, g, g, g, 'red', g]);
+      process.kill(-(child.pid as number), 'SIGINT');
+      assert.equal(await exited, 0);
+    } finally {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {} // already gone
+    }
+    assert.deepEqual(
+      mcu('relay').map((l) => `${l.relay} ${l.cause}`),
+      ['open host', 'closed host'],
+    );
+    assert.equal(mcu('watchdog expired').length, 0);
+    assert.equal(existsSync(join(dir, 'sim', 'board-host')), false);
+  });
+});
+
+/** A TCP port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
