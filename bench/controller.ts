@@ -215,6 +215,7 @@ async function api(): Promise<object> {
       configs: new ConfigStore(db),
       cdrs,
       board: unused,
+      boardView: unused,
       apply: unused,
       trunks: {
         spans: () => [],

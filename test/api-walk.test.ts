@@ -45,6 +45,8 @@ describe('the route walk over every plugin the controller serves', () => {
         configs: new ConfigStore(db),
         cdrs: new CdrStore(db),
         board: unreachable,
+        boardView: unreachable,
+        health: unreachable,
         apply: unreachable,
         trunks: {
           spans: unreachable,
@@ -73,6 +75,8 @@ describe('the route walk over every plugin the controller serves', () => {
       'DELETE /api/tokens/:id',
       'GET /api/audit',
       'GET /api/status',
+      'GET /api/system/health',
+      'GET /api/board',
       'PUT /api/config',
       'POST /api/config/rollback',
       'POST /api/config/import',

@@ -58,6 +58,8 @@ describe('cli', () => {
         '--config FILE',
         '--carrier FILE',
         '--no-carrier',
+        '--board-model ID',
+        '--board-serial PATH',
       ],
       'sim up': ['--config FILE', '--dir DIR'],
       'sim status': ['--json', '--channels SPAN'],
@@ -69,6 +71,8 @@ describe('cli', () => {
       bench: ['NAME'],
       carrier: ['--scenario FILE', '--sim-dir DIR', '--log FILE', '--keep-spans'],
       'config check': ['FILE'],
+      'board check': ['FILE'],
+      'board sim-mcu': ['--device PATH', '--pty LINK', '--model ID', 'silent', 'garble N'],
       'config import-asterisk': ['--system-conf FILE', '--chan-dahdi FILE'],
     };
     for (const [name, words] of Object.entries(expect)) {
@@ -81,7 +85,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, board, bench/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],

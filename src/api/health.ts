@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// GET /api/status: firmware version, API uptime and setup state; the pattern of a small authenticated plugin.
+// GET /api/status (firmware version, API uptime, setup state) and GET /api/system/health (CPU, memory, disks, temperatures).
 
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../store/db.ts';
+import { Health, readHealth } from '../system/health.ts';
 import { setupNeeded } from './auth.ts';
 import { ErrorReply } from './error-handler.ts';
 
@@ -11,6 +12,8 @@ export interface HealthOptions {
   db: Db;
   /** The firmware version reported (package.json's version in the controller). */
   version: string;
+  /** The box's health reading; default readHealth() (systeminformation). */
+  health?: () => Promise<Health>;
 }
 
 const Status = Type.Object({
@@ -37,5 +40,19 @@ export const healthPlugin: FastifyPluginAsync<HealthOptions> = async (app, opts)
       uptimeS: Number((process.hrtime.bigint() - started) / 1_000_000_000n),
       setupDone: !setupNeeded(opts.db),
     }),
+  );
+
+  app.get(
+    '/api/system/health',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary:
+          'The box: CPU load, memory, disk use of the root and data partitions, temperatures (null without a sensor), uptime',
+        tags: ['status'],
+        response: { 200: Health, '4xx': ErrorReply },
+      },
+    },
+    async () => (opts.health ?? readHealth)(),
   );
 };

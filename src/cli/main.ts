@@ -3,6 +3,7 @@
 
 import { isSwitchboardError } from '../core/errors.ts';
 import { benchCommand } from './bench.ts';
+import { boardCommands } from './board.ts';
 import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
 import { configCommands } from './config.ts';
@@ -17,6 +18,7 @@ export const commands: Command[] = [
   carrierCommand,
   ...configCommands,
   ...promptCommands,
+  ...boardCommands,
   benchCommand,
 ];
 
@@ -25,6 +27,7 @@ const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
   sim: { commands: simCommands, help: () => simHelp() },
   config: { commands: configCommands, help: () => configHelp() },
   prompts: { commands: promptCommands, help: () => promptsHelp() },
+  board: { commands: boardCommands, help: () => boardHelp() },
 };
 
 const SIM_DIR_NOTE =
@@ -64,6 +67,14 @@ export function promptsHelp(): string {
   );
 }
 
+export function boardHelp(): string {
+  return groupHelp(
+    'switchboard board COMMAND [options]',
+    'Board definitions (board/models) and a simulated front-panel/board MCU.',
+    boardCommands,
+  );
+}
+
 function isHelp(arg: string | undefined): boolean {
   return arg === '--help' || arg === '-h' || arg === 'help';
 }
@@ -93,7 +104,7 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   if (!cmd)
     throw usageError(
       '',
-      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, bench`,
+      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, board, bench`,
     );
   return { cmd, rest: argv.slice(1) };
 }

@@ -4,6 +4,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEFAULT_BOARD_MODEL, loadBoardModel } from '../board/model.ts';
+import { makePtyPair, type PtyPair } from '../board/pty.ts';
+import { openSimMcu, type SimMcuPort } from '../board/sim-mcu.ts';
 import { SwitchboardError } from '../core/errors.ts';
 import { dahdiCfg } from '../runtime/dahdi-tools.ts';
 import { logger } from '../runtime/log.ts';
@@ -73,6 +76,16 @@ export const startCommand: Command = {
       help: 'IVR flows (DIR/flows/*.yaml) and campaigns (DIR/campaigns/*.yaml) installed when the database has none of those names (default board/demo: the demo hotline menu and a notification campaign)',
     },
     'no-seed': { type: 'boolean', help: 'install no demo flows or campaigns' },
+    'board-model': {
+      type: 'string',
+      arg: 'ID',
+      help: `board model (board/models/ID.yaml, or a definition file); default ${DEFAULT_BOARD_MODEL}`,
+    },
+    'board-serial': {
+      type: 'string',
+      arg: 'PATH',
+      help: "serial device of the board MCU, instead of the model's; without either, a simulated MCU answers on a pseudo-terminal pair (socat) in the simulator directory",
+    },
   },
   details: [
     'Starts a simulator unless one already answers in the simulator directory, writes',
@@ -80,9 +93,12 @@ export const startCommand: Command = {
     'controller (src/controller/main.ts) with the simulator preload: on a fresh database it',
     'applies --config, brings the trunks up and serves the API on --port (first-run setup:',
     'POST /api/setup). Once the API is up, the simulated carrier (`switchboard carrier`) starts',
-    'on the far ends of the cables and calls flow; the controller logs each call. Logs are',
-    'JSON lines. Ctrl-C stops the carrier, the controller, and the simulator if this command',
-    'started it.',
+    'on the far ends of the cables and calls flow; the controller logs each call. A board model',
+    'without a serial device (sim-demo) gets a simulated board MCU on a socat pseudo-terminal',
+    'pair (DIR/board-host for the controller, DIR/board-mcu for the MCU): the controller drives',
+    'its span LEDs, LCD, watchdog and bypass relay. Logs are JSON lines. Ctrl-C stops the',
+    'carrier, the controller (which closes the bypass relay), the simulated MCU, and the',
+    'simulator if this command started it.',
   ].join('\n'),
   async run({ values }) {
     const log = logger.child({ subsystem: 'start' });
@@ -95,6 +111,9 @@ export const startCommand: Command = {
     );
     const dir = resolve(stringValue(values, 'sim-dir') ?? defaultSimDir());
     const configFile = resolve(stringValue(values, 'sim-config') ?? paths.demoBoard);
+    // Checked before anything starts: a wrong model leaves nothing running.
+    const boardModelArg = stringValue(values, 'board-model') ?? DEFAULT_BOARD_MODEL;
+    const boardModel = loadBoardModel(boardModelArg);
 
     let config: SimConfig;
     let source = configFile;
@@ -136,6 +155,40 @@ export const startCommand: Command = {
       stringValue(values, 'data-dir') ?? process.env.SWITCHBOARD_DATA_DIR ?? '/var/lib/switchboard',
     );
     const switchConfig = resolve(stringValue(values, 'config') ?? paths.demoConfig);
+    let boardSerial = stringValue(values, 'board-serial');
+    // A model with no MCU of its own gets a simulated one on a pseudo-terminal pair.
+    let pty: PtyPair | undefined;
+    let simMcu: SimMcuPort | undefined;
+    if (boardSerial === undefined && boardModel.controller.device === null) {
+      try {
+        pty = await makePtyPair(join(dir, 'board-host'), join(dir, 'board-mcu'));
+        const c = boardModel.controller;
+        simMcu = await openSimMcu(pty.mcu, {
+          baudRate: c.baudRate,
+          leds: c.leds,
+          lcdRows: c.lcd.rows,
+          lcdColumns: c.lcd.columns,
+        });
+      } catch (err) {
+        await pty?.stop();
+        await stopSimulator();
+        throw err;
+      }
+      const mcuLog = logger.child({ subsystem: 'sim-mcu' });
+      simMcu.mcu.on('record', ({ msg, ...fields }) => {
+        // Frames are too many for the demo's log; the changes they make are what matter.
+        if (msg !== 'frame') mcuLog.info(fields, msg);
+      });
+      boardSerial = pty.host;
+      log.info(
+        { model: boardModel.id, host: pty.host, mcu: pty.mcu },
+        'simulated board MCU on a pseudo-terminal pair',
+      );
+    }
+    const stopBoard = async () => {
+      await simMcu?.close();
+      await pty?.stop();
+    };
     const child: ChildProcess = spawn(
       process.execPath,
       [
@@ -153,6 +206,9 @@ export const startCommand: Command = {
         ...(values['no-seed']
           ? []
           : ['--seed', resolve(stringValue(values, 'seed') ?? paths.demoSeed)]),
+        '--board-model',
+        boardModelArg.includes('/') ? resolve(boardModelArg) : boardModelArg,
+        ...(boardSerial === undefined ? [] : ['--board-serial', boardSerial]),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'], env: simEnv(dir) },
     );
@@ -207,6 +263,7 @@ export const startCommand: Command = {
       far.kill('SIGTERM');
       await new Promise((ok) => far.once('exit', ok));
     }
+    await stopBoard();
     await stopSimulator();
     return code;
   },

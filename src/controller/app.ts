@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { asteriskPlugin } from '../api/asterisk.ts';
 import { setupNeeded } from '../api/auth.ts';
+import { type BoardView, boardPlugin } from '../api/board.ts';
 import { type CallPort, callsPlugin } from '../api/calls.ts';
 import { campaignsPlugin } from '../api/campaigns.ts';
 import cdrPlugin from '../api/cdr.ts';
@@ -16,6 +17,14 @@ import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
 import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
+import { BoardController, type BoardTimers } from '../board/controller.ts';
+import {
+  type BoardModel,
+  DEFAULT_BOARD_MODEL,
+  loadBoardModel,
+  modelMismatch,
+  modelSpans,
+} from '../board/model.ts';
 import { CAUSES } from '../calls/cause.ts';
 import { type CallControl, CallManager } from '../calls/manager.ts';
 import { CdrStore } from '../cdr/store.ts';
@@ -35,6 +44,7 @@ import { Router } from '../routing/router.ts';
 import { readConfigText } from '../runtime/config-file.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
+import type { Health } from '../system/health.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
 import { AgentDesk } from './agents.ts';
@@ -71,6 +81,15 @@ export interface ControllerOptions {
   spanPollMs?: number;
   /** How often the live view (spans, timeslots) is read for changes, ms; default 250. */
   livePollMs?: number;
+  /** The board model (board/models/<id>.yaml); default sim-demo. */
+  boardModel?: BoardModel;
+  /**
+   * The board MCU's serial device; default the model's controller.device. With neither, no
+   * board controller runs (front panel, watchdog and bypass relay are not driven).
+   */
+  boardSerial?: string;
+  /** Board controller timers within their ranges (BOARD_TIMERS); tests shorten them. */
+  boardTimers?: Partial<BoardTimers>;
 }
 
 /** What the API plugins of the controller are given. */
@@ -88,12 +107,21 @@ export interface ApiDeps {
   agents: AgentDesk;
   /** What saved flows are checked against (prompts, time conditions of the running configuration). */
   flowContext: () => FlowContext;
+  /** The board model and its MCU's state (GET /api/board). */
+  boardView: () => BoardView;
+  /** The box's health reading (GET /api/system/health); default readHealth(). */
+  health?: () => Promise<Health>;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
 export function apiPlugins(d: ApiDeps): ApiPlugin[] {
   return [
-    apiPlugin(healthPlugin, { db: d.db, version: PACKAGE.version }),
+    apiPlugin(healthPlugin, {
+      db: d.db,
+      version: PACKAGE.version,
+      ...(d.health ? { health: d.health } : {}),
+    }),
+    apiPlugin(boardPlugin, { board: d.boardView }),
     apiPlugin(configPlugin, { store: d.configs, board: d.board, apply: d.apply }),
     apiPlugin(asteriskPlugin, { board: d.board }),
     apiPlugin(cdrPlugin, { store: d.cdrs }),
@@ -119,6 +147,9 @@ export class Controller {
   /** Spans, timeslots and call events as they change (web UI WebSocket, MQTT). */
   readonly live: LiveFeed;
   readonly bootId: string;
+  readonly boardModel: BoardModel;
+  /** The board MCU's controller; undefined when no serial device is configured. */
+  boardController?: BoardController;
   api?: FastifyInstance;
   address?: string;
   readonly #opts: ControllerOptions;
@@ -132,6 +163,7 @@ export class Controller {
     this.#opts = opts;
     this.#log = opts.log;
     this.bootId = randomBytes(4).toString('hex');
+    this.boardModel = opts.boardModel ?? loadBoardModel(DEFAULT_BOARD_MODEL);
     mkdirSync(opts.dataDir, { recursive: true });
     this.db = openDb(join(opts.dataDir, 'switchboard.db'));
     this.configs = new ConfigStore(this.db);
@@ -287,7 +319,11 @@ export class Controller {
     }
 
     const watcher = new SpanWatcher(() => this.#addon.spans(), log.child({ subsystem: 'spans' }));
-    watcher.poll();
+    const first = watcher.poll();
+    if (first)
+      for (const text of modelMismatch(this.boardModel, first))
+        log.warn({ model: this.boardModel.id }, `board model and DAHDI disagree: ${text}`);
+    this.#startBoard();
     this.#spanTimer = setInterval(() => watcher.poll(), this.#opts.spanPollMs ?? 1000);
     this.live.start();
 
@@ -314,6 +350,7 @@ export class Controller {
         dialer: this.dialer,
         dialerStore: this.dialerStore,
         agents: this.agents,
+        boardView: () => this.boardView(),
       }),
     });
     this.address = await listen(this.api, {
@@ -336,6 +373,56 @@ export class Controller {
         ? 'API up: first-run setup needed (POST /api/setup {name, password} creates the admin)'
         : 'API up',
     );
+  }
+
+  /**
+   * Starts the board controller on the MCU's serial line, once the trunks are up: it opens the
+   * bypass relay (the E1 through the switch) and kicks the watchdog until the controller stops.
+   */
+  #startBoard(): void {
+    const log = this.#log.child({ subsystem: 'board' });
+    const device = this.#opts.boardSerial ?? this.boardModel.controller.device;
+    if (!device) {
+      log.info(
+        { model: this.boardModel.id },
+        'no serial device for the board MCU (the model has none; --board-serial PATH gives one): front panel, watchdog and bypass relay are not driven',
+      );
+      return;
+    }
+    this.boardController = new BoardController({
+      model: this.boardModel,
+      device,
+      spans: () => this.#addon.spans(),
+      log,
+      ...(this.#opts.boardTimers ? { timers: this.#opts.boardTimers } : {}),
+    });
+    this.boardController.start();
+    log.info(
+      { model: this.boardModel.id, device, baudRate: this.boardModel.controller.baudRate },
+      'board controller started',
+    );
+  }
+
+  /** The board model and its MCU, as GET /api/board shows them. */
+  boardView(): BoardView {
+    const m = this.boardModel;
+    return {
+      model: {
+        id: m.id,
+        name: m.name,
+        ...(m.description === undefined ? {} : { description: m.description }),
+        simulated: m.simulated,
+        cards: m.cards,
+        spans: modelSpans(m),
+        controller: m.controller,
+      },
+      mcu: this.boardController?.state() ?? null,
+      ...(this.boardController
+        ? {}
+        : {
+            note: `no serial device for the board MCU (model ${m.id} has none; --board-serial PATH gives one)`,
+          }),
+    };
   }
 
   /** Applies a configuration to the running switch (no commit): dahdi_cfg, engine, router. */
@@ -438,6 +525,8 @@ export class Controller {
     } catch (err) {
       if (!isSwitchboardError(err)) throw err;
     }
+    // The switch no longer carries the E1: the bypass relay patches the carrier through.
+    await this.boardController?.stop();
     if (this.db.open) this.db.close();
   }
 }

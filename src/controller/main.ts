@@ -2,6 +2,7 @@
 // The controller process: the switch (store, engine, routing, CDR, API) until SIGTERM or SIGINT.
 
 import { parseArgs } from 'node:util';
+import { type BoardModel, DEFAULT_BOARD_MODEL, loadBoardModel } from '../board/model.ts';
 import { isSwitchboardError } from '../core/errors.ts';
 import { logger } from '../runtime/log.ts';
 import { runningConfig, simEnv } from '../sim/daemon.ts';
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
       'dahdi-dir': { type: 'string' },
       config: { type: 'string' },
       seed: { type: 'string' },
+      'board-model': { type: 'string' },
+      'board-serial': { type: 'string' },
     },
   });
   const log = logger.child({ subsystem: 'controller' });
@@ -33,6 +36,18 @@ async function main(): Promise<void> {
   const simDir = values['sim-dir'];
   const sim = simDir ? runningConfig(simDir) : undefined;
   let controller: Controller;
+  let boardModel: BoardModel;
+  try {
+    boardModel = loadBoardModel(
+      values['board-model'] ?? process.env.SWITCHBOARD_BOARD_MODEL ?? DEFAULT_BOARD_MODEL,
+    );
+  } catch (err) {
+    if (!isSwitchboardError(err)) throw err;
+    log.fatal({ code: err.code, details: err.details }, err.message);
+    process.exitCode = 1;
+    return;
+  }
+  const boardSerial = values['board-serial'] ?? process.env.SWITCHBOARD_BOARD_SERIAL;
   try {
     controller = await Controller.start({
       dataDir: values['data-dir'] ?? process.env.SWITCHBOARD_DATA_DIR ?? '/var/lib/switchboard',
@@ -43,6 +58,8 @@ async function main(): Promise<void> {
       ...(values.seed ? { seedDir: values.seed } : {}),
       port,
       ...(values.host ? { host: values.host } : {}),
+      boardModel,
+      ...(boardSerial ? { boardSerial } : {}),
       log,
     });
   } catch (err) {

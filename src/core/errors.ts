@@ -87,6 +87,10 @@ export const ERROR_CODES = {
   E_CONTACTS_MAPPING:
     'the import options of a contact list are wrong (a mapped column the list lacks, an unknown region or zone)',
   E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
+  E_BOARD_FRAME:
+    'a board protocol message cannot be encoded (a field out of range, a payload too long)',
+  E_BOARD_SERIAL:
+    "the board MCU's serial device cannot be opened or made (socat, a pseudo-terminal)",
   E_CARRIER_LOG: "the simulated carrier's log cannot be read, or a line of it is not a call record",
 } as const;
 

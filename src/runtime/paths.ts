@@ -19,6 +19,8 @@ export const paths = {
   addon: `${repoRoot}build/Release/switchboard.node`,
   /** The demo board that `switchboard start` and `sim up` use by default. */
   demoBoard: `${repoRoot}board/sim/demo.yaml`,
+  /** Board definitions, one YAML file a model (board/models/<id>.yaml). */
+  boardModels: `${repoRoot}board/models`,
   /** The demo switch configuration `switchboard start` applies on a fresh database. */
   demoConfig: `${repoRoot}board/config/demo.yaml`,
   /** The demo IVR flows and campaign `switchboard start` installs on a fresh database. */

@@ -31,14 +31,16 @@ export interface RunningController {
 }
 
 /**
- * Starts src/controller/main.ts against `sim` with `config` as the fresh box's configuration,
- * runs first-run setup (or logs in, when `dataDir` holds a box already set up) and makes an
- * admin API token.
+ * Starts src/controller/main.ts (with `extraArgs`) against `sim` with `config` as the fresh
+ * box's configuration, runs first-run setup (or logs in, when `dataDir` holds a box already set
+ * up) and makes an admin API token.
  */
 export async function startController(
   sim: TestSim,
   config: object,
   dataDir = mkdtempSync(join(tmpdir(), 'switchboard-ctl-')),
+  /** More options for src/controller/main.ts (`--board-serial PATH` ...). */
+  extraArgs: string[] = [],
 ): Promise<RunningController> {
   const file = join(dataDir, 'initial.yaml');
   writeFileSync(file, JSON.stringify(config, null, 1));
@@ -58,6 +60,7 @@ export async function startController(
       sim.dir,
       '--config',
       file,
+      ...extraArgs,
     ],
     { env: sim.env, timeoutMs: 3600_000 },
   );
