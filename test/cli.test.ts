@@ -81,7 +81,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, firmware, bench/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],

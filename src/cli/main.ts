@@ -6,6 +6,7 @@ import { benchCommand } from './bench.ts';
 import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
 import { configCommands } from './config.ts';
+import { firmwareCommands } from './firmware.ts';
 import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
@@ -17,6 +18,7 @@ export const commands: Command[] = [
   carrierCommand,
   ...configCommands,
   ...promptCommands,
+  ...firmwareCommands,
   benchCommand,
 ];
 
@@ -25,6 +27,7 @@ const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
   sim: { commands: simCommands, help: () => simHelp() },
   config: { commands: configCommands, help: () => configHelp() },
   prompts: { commands: promptCommands, help: () => promptsHelp() },
+  firmware: { commands: firmwareCommands, help: () => firmwareHelp() },
 };
 
 const SIM_DIR_NOTE =
@@ -64,6 +67,15 @@ export function promptsHelp(): string {
   );
 }
 
+export function firmwareHelp(): string {
+  return groupHelp(
+    'switchboard firmware COMMAND [options]',
+    'Firmware: the A/B slots, signed RAUC bundles checked and installed at a shell, the post-update health check.',
+    firmwareCommands,
+    'Environment: SWITCHBOARD_RAUC and SWITCHBOARD_SYSTEMCTL (other rauc and systemctl programs),\nSWITCHBOARD_KEYRING (the keyring), SWITCHBOARD_RELEASE_FILE (default /etc/switchboard/release.json).',
+  );
+}
+
 function isHelp(arg: string | undefined): boolean {
   return arg === '--help' || arg === '-h' || arg === 'help';
 }
@@ -93,7 +105,7 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   if (!cmd)
     throw usageError(
       '',
-      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, bench`,
+      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, firmware, bench`,
     );
   return { cmd, rest: argv.slice(1) };
 }
