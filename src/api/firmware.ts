@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { UPDATE_STATES } from '../update/fsm.ts';
 import type { FirmwareView, UpdateStatus } from '../update/manager.ts';
 import { ErrorReply } from './error-handler.ts';
 import { checkedByHandler } from './validation.ts';
@@ -24,11 +25,7 @@ export interface FirmwarePort {
 
 export const UpdateStatusSchema = Type.Object(
   {
-    state: Type.Union(
-      ['idle', 'receiving', 'verifying', 'installing', 'installed', 'failed'].map((s) =>
-        Type.Literal(s),
-      ),
-    ),
+    state: Type.Union(UPDATE_STATES.map((s) => Type.Literal(s))),
     progress: Type.Integer({ minimum: 0, maximum: 100, description: 'percent, within the state' }),
     message: Type.String(),
     error: Type.Optional(Type.String({ description: 'error code of a failed update' })),
@@ -99,6 +96,19 @@ export const firmwarePlugin: FastifyPluginAsync<{ firmware: FirmwarePort }> = as
       config: { role: 'admin' },
       // Declared for the record; the stream parser does not enforce it, the handler does.
       bodyLimit: firmware.maxBundleBytes,
+      // Any other type would be parsed (buffered in memory, up to bodyLimit) before the handler
+      // runs: refuse it before parsing.
+      preParsing: async (req, _reply, payload) => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+        if (type !== 'application/octet-stream')
+          throw Object.assign(
+            new Error(
+              `send the bundle as the raw body with Content-Type: application/octet-stream, not ${type ? `"${type}"` : 'no content type'}`,
+            ),
+            { statusCode: 415 },
+          );
+        return payload;
+      },
       schema: {
         summary:
           'Upload a signed RAUC bundle (raw body, application/octet-stream): verified (signature, model, version) before anything is written, then installed to the inactive slot',
@@ -106,7 +116,9 @@ export const firmwarePlugin: FastifyPluginAsync<{ firmware: FirmwarePort }> = as
           'Answers 202 once the bundle is received and verified and the install has started; progress is then read from GET /api/firmware. A refused bundle is deleted and nothing changes.',
         tags: ['firmware'],
         consumes: ['application/octet-stream'],
-        body: checkedByHandler(Type.String({ description: 'the bundle file (.raucb)' })),
+        body: checkedByHandler(
+          Type.String({ format: 'binary', description: 'the bundle file (.raucb)' }),
+        ),
         response: { 202: UpdateStatusSchema, '4xx': ErrorReply, '5xx': ErrorReply },
       },
     },

@@ -8,10 +8,17 @@ import { pino } from 'pino';
 import { SwitchboardError } from '../core/errors.ts';
 import { readRelease } from '../system/release.ts';
 import { dataRootFor } from '../update/factory-reset.ts';
-import { UpdateManager } from '../update/manager.ts';
+import { size, UpdateManager } from '../update/manager.ts';
 import { markGood } from '../update/mark-good.ts';
 import { raucTools, toolPaths } from '../update/tools.ts';
-import { type Command, type Io, parseIntArg, stringValue, type Values } from './command.ts';
+import {
+  type Command,
+  type Io,
+  parseIntArg,
+  stringValue,
+  usageError,
+  type Values,
+} from './command.ts';
 
 const KEYRING_OPTION = {
   type: 'string',
@@ -89,7 +96,7 @@ const verify: Command = {
     const check = await manager.check(file);
     const i = check.info;
     io.out(
-      `${positionals[0]}: signed RAUC bundle (${i.format}${check.payloadBytes ? `, ${(check.payloadBytes / 1048576).toFixed(1)} MiB payload checked against its signed hash` : ''}), firmware ${i.version} for ${i.compatible}: this box (${release.version}) would install it\n`,
+      `${positionals[0]}: signed RAUC bundle (${i.format}${check.payloadBytes ? `, ${size(check.payloadBytes)} payload checked against its signed hash` : ''}), firmware ${i.version} for ${i.compatible}: this box (${release.version}) would install it\n`,
     );
     return 0;
   },
@@ -155,8 +162,8 @@ const markGoodCommand: Command = {
   async run({ values, io }) {
     const url = stringValue(values, 'url') ?? 'http://127.0.0.1:8080';
     if (!URL.canParse(url))
-      throw new SwitchboardError(
-        'E_USAGE',
+      throw usageError(
+        markGoodCommand,
         `--url must be a URL such as http://127.0.0.1:8080, not "${url}"`,
       );
     const timeoutS = parseIntArg(

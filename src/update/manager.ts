@@ -72,8 +72,12 @@ export interface UpdateManagerOptions {
 
 const IDLE_MESSAGE = 'no firmware update since the controller started';
 
-function mib(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+/** Bytes for people: `512 B`, `32 KiB`, `12.3 MiB`, `1.0 GiB`. */
+export function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${Math.floor(bytes / 1024)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
 /**
@@ -284,7 +288,7 @@ export class UpdateManager {
     const file = join(dir, 'upload.raucb');
     this.#fire('upload', {
       progress: 0,
-      message: `receiving a bundle${declaredBytes === undefined ? '' : ` of ${mib(declaredBytes)}`}`,
+      message: `receiving a bundle${declaredBytes === undefined ? '' : ` of ${size(declaredBytes)}`}`,
     });
     let received: number;
     try {
@@ -295,7 +299,7 @@ export class UpdateManager {
       rmSync(part, { force: true });
       throw this.#failed(err);
     }
-    this.#fire('received', { progress: 0, message: `received ${mib(received)}: verifying` });
+    this.#fire('received', { progress: 0, message: `received ${size(received)}: verifying` });
     await this.#verifyAndInstall(file, true);
     return this.status();
   }
@@ -383,7 +387,7 @@ export class UpdateManager {
   #tooLarge(bytes: number, atLeast = false): SwitchboardError {
     return new SwitchboardError(
       'E_FIRMWARE_TOO_LARGE',
-      `refused: the bundle is ${atLeast ? 'more than ' : ''}${mib(bytes)}; this box takes bundles of at most ${mib(this.maxBundleBytes)}`,
+      `refused: the bundle is ${atLeast ? 'more than ' : ''}${size(bytes)}; this box takes bundles of at most ${size(this.maxBundleBytes)}`,
       { details: { limitBytes: this.maxBundleBytes } },
     );
   }
@@ -415,7 +419,7 @@ export class UpdateManager {
           return;
         }
         if (declared) this.#status.progress = Math.min(99, Math.floor((received / declared) * 100));
-        this.#status.message = `receiving the bundle: ${mib(received)}${declared ? ` of ${mib(declared)}` : ''}`;
+        this.#status.message = `receiving the bundle: ${size(received)}${declared ? ` of ${size(declared)}` : ''}`;
         if (!out.write(chunk)) {
           body.pause();
           out.once('drain', () => body.resume());
@@ -426,7 +430,7 @@ export class UpdateManager {
         finish(
           new SwitchboardError(
             'E_FIRMWARE_UPLOAD',
-            `the upload broke off after ${mib(received)}: ${err.message}`,
+            `the upload broke off after ${size(received)}: ${err.message}`,
             { cause: err },
           ),
         );
@@ -434,7 +438,7 @@ export class UpdateManager {
         finish(
           new SwitchboardError(
             'E_FIRMWARE_UPLOAD',
-            `the upload broke off after ${mib(received)} (the connection closed)`,
+            `the upload broke off after ${size(received)} (the connection closed)`,
           ),
         );
       out.once('error', (err) =>
