@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -222,6 +223,63 @@ describe('firmware updates through the API', () => {
         boot.calls('rauc', 'status').filter((c) => c[2]?.startsWith('mark')),
         [['rauc', 'status', 'mark-good', 'booted']],
       );
+      // The audit log has the upload (with the version) and the reboot, by the admin.
+      const audit = (await call(app, admin, 'GET', '/api/audit')).json() as {
+        entries: { action: string | null; status: number; user: string | null; detail: unknown }[];
+      };
+      const actions = audit.entries.map((e) => [e.action, e.status, e.user]);
+      assert.ok(
+        actions.some((a) => a[0] === 'firmware_upload' && a[1] === 202 && a[2] === 'admin'),
+        JSON.stringify(actions),
+      );
+      assert.ok(actions.some((a) => a[0] === 'firmware_reboot' && a[1] === 202));
+      const uploadEntry = audit.entries.find((e) => e.action === 'firmware_upload');
+      assert.deepEqual(uploadEntry?.detail, {
+        bytes: readFileSync(bundles.good as string).length,
+        version: '0.3.0',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('takes an upload over a real HTTP connection, with a Content-Length or chunked', async () => {
+    const { boot, manager, app, admin } = await box(root, 'http');
+    try {
+      const base = await app.listen({ port: 0, host: '127.0.0.1' });
+      const bytes = readFileSync(bundles.good as string);
+      const headers = {
+        'content-type': 'application/octet-stream',
+        'x-csrf-token': admin.csrf,
+        cookie: `sb_session=${admin.cookie}`,
+      };
+      const whole = await fetch(`${base}/api/firmware/bundle`, {
+        method: 'POST',
+        headers,
+        body: bytes,
+      });
+      assert.equal(whole.status, 202, await whole.text());
+      assert.equal((await manager.settled()).state, 'installed');
+      const chunks = [
+        bytes.subarray(0, 20000),
+        bytes.subarray(20000, 50000),
+        bytes.subarray(50000),
+      ];
+      const chunked = await fetch(`${base}/api/firmware/bundle`, {
+        method: 'POST',
+        headers,
+        body: new ReadableStream({
+          pull(controller) {
+            const next = chunks.shift();
+            if (next) controller.enqueue(next);
+            else controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+      assert.equal(chunked.status, 202, await chunked.text());
+      assert.equal((await manager.settled()).state, 'installed');
+      assert.equal(boot.calls('rauc', 'install').length, 2);
     } finally {
       await app.close();
     }
@@ -332,7 +390,12 @@ describe('firmware updates through the API', () => {
       const body = new PassThrough();
       const first = upload(app, admin, body);
       body.write(bytes.subarray(0, 1000));
-      while (manager.status().state !== 'receiving') await new Promise((r) => setImmediate(r));
+      // Streamed, not buffered: the first bytes are on disk while the body is still open.
+      const part = join(data, 'firmware', 'upload.raucb.part');
+      while (!existsSync(part) || statSync(part).size < 1000)
+        await new Promise((r) => setImmediate(r));
+      assert.equal(manager.status().state, 'receiving');
+      assert.equal(manager.status().message, 'receiving the bundle: 1000 B');
       const second = await upload(app, admin, readFileSync(bundles.good as string));
       assert.equal(second.statusCode, 409, second.body);
       assert.equal((second.json() as { error: string }).error, 'E_FIRMWARE_BUSY');

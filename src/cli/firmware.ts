@@ -174,7 +174,8 @@ const markGoodCommand: Command = {
       3600,
     );
     const unit = stringValue(values, 'unit') ?? 'switchboard.service';
-    const { tools } = setup(values);
+    // No release file or keyring needed: a broken release file must not stop the rollback.
+    const tools = raucTools(toolPaths(true));
     const r = await markGood({ url, timeoutS, unit, tools, say: (l) => io.out(`${l}\n`) });
     if (r.result === 'good') return 0;
     throw new SwitchboardError(
