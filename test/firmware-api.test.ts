@@ -450,6 +450,22 @@ describe('firmware updates through the API', () => {
     }
   });
 
+  it('says so when the bundle cannot be stored on the data partition', async () => {
+    const { boot, manager, app, admin, data } = await box(root, 'storage');
+    try {
+      // Where the upload would go is taken by a file: nothing can be written there.
+      writeFileSync(join(data, 'firmware'), 'in the way');
+      const res = await upload(app, admin, readFileSync(bundles.good as string));
+      assert.equal(res.statusCode, 507, res.body);
+      assert.equal((res.json() as { error: string }).error, 'E_FIRMWARE_STORAGE');
+      assert.match((res.json() as { message: string }).message, /cannot be stored in .*firmware/);
+      assert.equal(manager.status().state, 'failed');
+      assert.deepEqual(boot.calls('rauc'), []);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers an upload that is not application/octet-stream with 415, and only admins may upload', async () => {
     const { app, admin, boot } = await box(root, 'types');
     try {

@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Fsm } from '../calls/fsm.ts';
 import { type ErrorCode, isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import { compareSemver, parseSemver } from '../core/semver.ts';
 import type { Release } from '../system/release.ts';
@@ -72,6 +73,15 @@ export interface UpdateManagerOptions {
 
 const IDLE_MESSAGE = 'no firmware update since the controller started';
 
+/** Deletes an upload file; a path that cannot be removed (or is not there) is no error here. */
+function discard(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // ENOTDIR, EACCES: what cannot be removed was not written by us either.
+  }
+}
+
 /** Bytes for people: `512 B`, `32 KiB`, `12.3 MiB`, `1.0 GiB`. */
 export function size(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -93,7 +103,7 @@ export class UpdateManager {
   readonly #tools: BootTools;
   readonly #opts: UpdateManagerOptions;
   readonly #log: Logger;
-  readonly #fsm;
+  readonly #fsm: Fsm<UpdateState, UpdateEvent>;
   #status: UpdateStatus = { state: 'idle', progress: 0, message: IDLE_MESSAGE };
   #rebooting = false;
   #installRun: Promise<void> = Promise.resolve();
@@ -111,7 +121,7 @@ export class UpdateManager {
   /** Deletes an upload that a restart of the controller interrupted (of no use any more). */
   discardLeftovers(): void {
     for (const name of ['upload.raucb.part', 'upload.raucb'])
-      rmSync(join(this.#opts.workDir, name), { force: true });
+      discard(join(this.#opts.workDir, name));
   }
 
   /** The update's state, progress and message. */
@@ -296,8 +306,16 @@ export class UpdateManager {
       received = await this.#receive(body, part, declaredBytes);
       renameSync(part, file);
     } catch (err) {
-      rmSync(part, { force: true });
-      throw this.#failed(err);
+      discard(part);
+      throw this.#failed(
+        isSwitchboardError(err)
+          ? err
+          : new SwitchboardError(
+              'E_FIRMWARE_STORAGE',
+              `the bundle cannot be stored in ${dir}: ${(err as Error).message}`,
+              { cause: err },
+            ),
+      );
     }
     this.#fire('received', { progress: 0, message: `received ${size(received)}: verifying` });
     await this.#verifyAndInstall(file, true);
@@ -334,7 +352,7 @@ export class UpdateManager {
         onProgress?.(this.status());
       });
     } catch (err) {
-      if (removeAfter) rmSync(file, { force: true });
+      if (removeAfter) discard(file);
       throw this.#failed(err);
     }
     const bundle = { version: check.info.version, compatible: check.info.compatible };
@@ -364,7 +382,7 @@ export class UpdateManager {
       onProgress?.(this.status());
       return;
     } finally {
-      if (removeAfter) rmSync(file, { force: true });
+      if (removeAfter) discard(file);
     }
     let where = 'the inactive slot';
     try {
