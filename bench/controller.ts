@@ -234,6 +234,14 @@ async function api(): Promise<object> {
       flows: new FlowStore(db),
       flowContext: unused,
       ...idleDialer(db),
+      firmware: {
+        maxBundleBytes: 1,
+        view: unused,
+        upload: unused,
+        beginReboot: unused,
+        rebootNow: unused,
+        requestFactoryReset: unused,
+      },
     }),
   });
   const base = await listen(app, { port: 0, host: '127.0.0.1' });

@@ -60,6 +60,14 @@ describe('the route walk over every plugin the controller serves', () => {
         flows: new FlowStore(db),
         flowContext: unreachable,
         ...idleDialer(db),
+        firmware: {
+          maxBundleBytes: 1024,
+          view: unreachable,
+          upload: unreachable,
+          beginReboot: unreachable,
+          rebootNow: unreachable,
+          requestFactoryReset: unreachable,
+        },
       }),
     );
   });
@@ -94,6 +102,10 @@ describe('the route walk over every plugin the controller serves', () => {
       'POST /api/campaigns/:name/:command',
       'POST /api/dnc',
       'POST /api/agents/:extension/login',
+      'GET /api/firmware',
+      'POST /api/firmware/bundle',
+      'POST /api/firmware/reboot',
+      'POST /api/system/factory-reset',
       'GET /api/docs/json',
       'GET /api/docs/static/*',
     ])

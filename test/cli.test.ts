@@ -27,6 +27,15 @@ describe('cli', () => {
     }
   });
 
+  it('lists the firmware commands in `firmware --help`, with the environment they read', async () => {
+    const { code, out } = await run('firmware', '--help');
+    assert.equal(code, 0);
+    for (const sub of ['status', 'verify', 'install', 'mark-good'])
+      assert.match(out, new RegExp(`^  firmware ${sub} `, 'm'));
+    assert.match(out, /SWITCHBOARD_RAUC/);
+    assert.match(out, /SWITCHBOARD_KEYRING/);
+  });
+
   it('lists the sim commands in `sim --help`', async () => {
     const { code, out } = await run('sim', '--help');
     assert.equal(code, 0);
@@ -74,6 +83,10 @@ describe('cli', () => {
       'board check': ['FILE'],
       'board sim-mcu': ['--device PATH', '--pty LINK', '--model ID', 'silent', 'garble N'],
       'config import-asterisk': ['--system-conf FILE', '--chan-dahdi FILE'],
+      'firmware status': ['--json'],
+      'firmware verify': ['FILE', '--keyring FILE'],
+      'firmware install': ['FILE', '--keyring FILE'],
+      'firmware mark-good': ['--url URL', '--timeout-s N', '--unit UNIT'],
     };
     for (const [name, words] of Object.entries(expect)) {
       const { out } = await run(...name.split(' '), '--help');
@@ -85,7 +98,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, board, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, board, firmware, bench/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],

@@ -7,6 +7,7 @@ import { boardCommands } from './board.ts';
 import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
 import { configCommands } from './config.ts';
+import { firmwareCommands } from './firmware.ts';
 import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   ...configCommands,
   ...promptCommands,
   ...boardCommands,
+  ...firmwareCommands,
   benchCommand,
 ];
 
@@ -28,6 +30,7 @@ const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
   config: { commands: configCommands, help: () => configHelp() },
   prompts: { commands: promptCommands, help: () => promptsHelp() },
   board: { commands: boardCommands, help: () => boardHelp() },
+  firmware: { commands: firmwareCommands, help: () => firmwareHelp() },
 };
 
 const SIM_DIR_NOTE =
@@ -75,6 +78,15 @@ export function boardHelp(): string {
   );
 }
 
+export function firmwareHelp(): string {
+  return groupHelp(
+    'switchboard firmware COMMAND [options]',
+    'Firmware: the A/B slots, signed RAUC bundles checked and installed at a shell, the post-update health check.',
+    firmwareCommands,
+    'Environment: SWITCHBOARD_RAUC and SWITCHBOARD_SYSTEMCTL (other rauc and systemctl programs),\nSWITCHBOARD_KEYRING (the keyring), SWITCHBOARD_RELEASE_FILE (default /etc/switchboard/release.json).',
+  );
+}
+
 function isHelp(arg: string | undefined): boolean {
   return arg === '--help' || arg === '-h' || arg === 'help';
 }
@@ -104,7 +116,7 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   if (!cmd)
     throw usageError(
       '',
-      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, board, bench`,
+      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, board, firmware, bench`,
     );
   return { cmd, rest: argv.slice(1) };
 }

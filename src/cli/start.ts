@@ -15,6 +15,7 @@ import { defaultSimDir, SimClient } from '../sim/client.ts';
 import { loadSimConfig, type SimConfig } from '../sim/config.ts';
 import { runningConfig, simEnv, startSim, stopSim } from '../sim/daemon.ts';
 import { renderSystemConf } from '../sim/dahdiconf.ts';
+import { clearForFactoryReset, dataRootFor } from '../update/factory-reset.ts';
 import { type Command, parseIntArg, stringValue } from './command.ts';
 
 /** How long the controller may take to exit after SIGTERM before it is killed, in ms. */
@@ -98,7 +99,8 @@ export const startCommand: Command = {
     'pair (DIR/board-host for the controller, DIR/board-mcu for the MCU): the controller drives',
     'its span LEDs, LCD, watchdog and bypass relay. Logs are JSON lines. Ctrl-C stops the',
     'carrier, the controller (which closes the bypass relay), the simulated MCU, and the',
-    'simulator if this command started it.',
+    'simulator if this command started it. A pending factory reset (DIR/.factory-reset in the',
+    'data directory, written by POST /api/system/factory-reset) first clears the data directory.',
   ].join('\n'),
   async run({ values }) {
     const log = logger.child({ subsystem: 'start' });
@@ -111,6 +113,23 @@ export const startCommand: Command = {
     );
     const dir = resolve(stringValue(values, 'sim-dir') ?? defaultSimDir());
     const configFile = resolve(stringValue(values, 'sim-config') ?? paths.demoBoard);
+    const dataDir = resolve(
+      stringValue(values, 'data-dir') ?? process.env.SWITCHBOARD_DATA_DIR ?? '/var/lib/switchboard',
+    );
+    // A factory reset asked for through the API (POST /api/system/factory-reset) is carried out
+    // here on a development machine, as switchboard-factory-reset.service does at an image's boot.
+    const dataRoot = dataRootFor(dataDir);
+    const reset = clearForFactoryReset(dataRoot);
+    if (reset)
+      log.warn(
+        {
+          dataRoot,
+          removed: reset.removed,
+          requestedAt: reset.request.requestedAt,
+          by: reset.request.by,
+        },
+        'factory reset: the data directory was cleared before starting',
+      );
     // Checked before anything starts: a wrong model leaves nothing running.
     const boardModelArg = stringValue(values, 'board-model') ?? DEFAULT_BOARD_MODEL;
     const boardModel = loadBoardModel(boardModelArg);
@@ -151,9 +170,6 @@ export const startCommand: Command = {
       throw err;
     }
 
-    const dataDir = resolve(
-      stringValue(values, 'data-dir') ?? process.env.SWITCHBOARD_DATA_DIR ?? '/var/lib/switchboard',
-    );
     const switchConfig = resolve(stringValue(values, 'config') ?? paths.demoConfig);
     let boardSerial = stringValue(values, 'board-serial');
     // A model with no MCU of its own gets a simulated one on a pseudo-terminal pair.

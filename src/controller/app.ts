@@ -13,6 +13,8 @@ import { type CallPort, callsPlugin } from '../api/calls.ts';
 import { campaignsPlugin } from '../api/campaigns.ts';
 import cdrPlugin from '../api/cdr.ts';
 import configPlugin, { type ApplyResult } from '../api/config.ts';
+import { factoryResetPlugin } from '../api/factory-reset.ts';
+import { type FirmwarePort, firmwarePlugin } from '../api/firmware.ts';
 import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
@@ -45,8 +47,12 @@ import { readConfigText } from '../runtime/config-file.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
 import type { Health } from '../system/health.ts';
+import { type Release, readRelease } from '../system/release.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
+import { dataRootFor } from '../update/factory-reset.ts';
+import { UpdateManager } from '../update/manager.ts';
+import { type BootTools, raucTools, toolPaths } from '../update/tools.ts';
 import { AgentDesk } from './agents.ts';
 import { boardFromSpans } from './board.ts';
 import { SwitchDialerPort } from './dialer-port.ts';
@@ -90,6 +96,12 @@ export interface ControllerOptions {
   boardSerial?: string;
   /** Board controller timers within their ranges (BOARD_TIMERS); tests shorten them. */
   boardTimers?: Partial<BoardTimers>;
+  /**
+   * Firmware updates: the boot tools (default rauc and systemctl, see toolPaths), the release
+   * (default the release file), the largest bundle in bytes (default 1 GiB) and the directory a
+   * factory reset clears (default dataRootFor(dataDir)).
+   */
+  firmware?: { tools?: BootTools; release?: Release; maxBundleBytes?: number; dataRoot?: string };
 }
 
 /** What the API plugins of the controller are given. */
@@ -111,6 +123,8 @@ export interface ApiDeps {
   boardView: () => BoardView;
   /** The box's health reading (GET /api/system/health); default readHealth(). */
   health?: () => Promise<Health>;
+  /** Firmware updates, reboots and the factory reset. */
+  firmware: FirmwarePort;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
@@ -129,6 +143,8 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
     apiPlugin(callsPlugin, { port: d.calls }),
     apiPlugin(flowsPlugin, { store: d.flows, context: d.flowContext }),
     apiPlugin(campaignsPlugin, { dialer: d.dialer, store: d.dialerStore, agents: d.agents }),
+    apiPlugin(firmwarePlugin, { firmware: d.firmware }),
+    apiPlugin(factoryResetPlugin, { firmware: d.firmware }),
   ];
 }
 
@@ -146,6 +162,7 @@ export class Controller {
   readonly agents: AgentDesk;
   /** Spans, timeslots and call events as they change (web UI WebSocket, MQTT). */
   readonly live: LiveFeed;
+  readonly firmware: UpdateManager;
   readonly bootId: string;
   readonly boardModel: BoardModel;
   /** The board MCU's controller; undefined when no serial device is configured. */
@@ -170,6 +187,18 @@ export class Controller {
     this.cdrs = new CdrStore(this.db);
     this.flows = new FlowStore(this.db);
     this.prompts = new PromptLibrary(join(opts.dataDir, 'prompts'));
+    const release = opts.firmware?.release
+      ? { release: opts.firmware.release, file: undefined }
+      : readRelease();
+    this.firmware = new UpdateManager({
+      tools: opts.firmware?.tools ?? raucTools(toolPaths(release.file !== undefined)),
+      release: release.release,
+      workDir: join(opts.dataDir, 'firmware'),
+      dataRoot: opts.firmware?.dataRoot ?? dataRootFor(opts.dataDir),
+      ...(opts.firmware?.maxBundleBytes ? { maxBundleBytes: opts.firmware.maxBundleBytes } : {}),
+      log: opts.log.child({ subsystem: 'firmware' }),
+    });
+    this.firmware.discardLeftovers();
     this.#addon = loadAddon();
     this.#running = {};
     this.engine = new Engine((events) => this.#onEvents(events));
@@ -351,6 +380,7 @@ export class Controller {
         dialerStore: this.dialerStore,
         agents: this.agents,
         boardView: () => this.boardView(),
+        firmware: this.firmware,
       }),
     });
     this.address = await listen(this.api, {

@@ -92,6 +92,29 @@ export const ERROR_CODES = {
   E_BOARD_SERIAL:
     "the board MCU's serial device cannot be opened or made (socat, a pseudo-terminal)",
   E_CARRIER_LOG: "the simulated carrier's log cannot be read, or a line of it is not a call record",
+  E_RELEASE_FILE:
+    'the release file (/etc/switchboard/release.json) cannot be read or has a wrong field',
+  E_FIRMWARE_UNSIGNED:
+    'the upload is not a signed RAUC bundle (random bytes, a bare squashfs, an incomplete upload)',
+  E_FIRMWARE_SIGNATURE:
+    "the bundle's signature does not verify against the box's keyring (another signer, tampered or damaged)",
+  E_FIRMWARE_MODEL: "the bundle is for another board model (its compatible is not the box's)",
+  E_FIRMWARE_DOWNGRADE: 'the bundle is older than the firmware the box runs',
+  E_FIRMWARE_SAME_VERSION: 'the bundle carries the firmware version the box already runs',
+  E_FIRMWARE_BUNDLE:
+    'the bundle is signed but is no Switchboard firmware bundle (no semantic version, no rootfs image, unknown format)',
+  E_FIRMWARE_TOO_LARGE: 'the uploaded bundle is larger than the box accepts',
+  E_FIRMWARE_BUSY:
+    'a firmware update (or a reboot) is already under way: one at a time, wait for it to finish',
+  E_FIRMWARE_INSTALL: 'RAUC failed to install the bundle to the inactive slot',
+  E_FIRMWARE_UPLOAD: 'the bundle upload broke off before it was complete (connection lost)',
+  E_FIRMWARE_STORAGE:
+    'the bundle cannot be stored under the data directory while it is checked (disk full, permissions)',
+  E_FIRMWARE_TOOL:
+    'a boot tool (rauc, systemctl) cannot be run, failed, or answered something unexpected',
+  E_FIRMWARE_KEYRING: "the box's keyring for firmware bundles cannot be read",
+  E_FIRMWARE_UNHEALTHY:
+    'after an update the controller did not come up healthy in time: the slot is marked bad and the box reboots into the other one',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
