@@ -97,6 +97,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_CONTACTS_MAPPING: 400,
   E_CONTACTS_LIMIT: 413,
   E_CARRIER_LOG: 500,
+  E_ORIGIN_REFUSED: 403,
+  E_WEB_NOT_BUILT: 503,
+  E_BACKUP_INVALID: 400,
+  E_RESTORE_NONE: 404,
 };
 
 interface ErrorBody {

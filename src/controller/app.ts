@@ -14,8 +14,11 @@ import cdrPlugin from '../api/cdr.ts';
 import configPlugin, { type ApplyResult } from '../api/config.ts';
 import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
+import { type LiveSource, livePlugin } from '../api/live.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
+import { systemPlugin } from '../api/system.ts';
 import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
+import { webPlugin } from '../api/web.ts';
 import { CAUSES } from '../calls/cause.ts';
 import { type CallControl, CallManager } from '../calls/manager.ts';
 import { CdrStore } from '../cdr/store.ts';
@@ -33,8 +36,12 @@ import { type Addon, loadAddon } from '../native/addon.ts';
 import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
 import { readConfigText } from '../runtime/config-file.ts';
+import { logRing } from '../runtime/log.ts';
+import type { LogRing } from '../runtime/log-ring.ts';
+import { applyStagedRestore, DB_FILE } from '../store/backup.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
+import { type Health, readHealth } from '../system/health.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
 import { AgentDesk } from './agents.ts';
@@ -71,6 +78,8 @@ export interface ControllerOptions {
   spanPollMs?: number;
   /** How often the live view (spans, timeslots) is read for changes, ms; default 250. */
   livePollMs?: number;
+  /** The built web UI served at /; default web/dist of the repository. */
+  webRoot?: string;
 }
 
 /** What the API plugins of the controller are given. */
@@ -88,6 +97,17 @@ export interface ApiDeps {
   agents: AgentDesk;
   /** What saved flows are checked against (prompts, time conditions of the running configuration). */
   flowContext: () => FlowContext;
+  /** Spans, timeslots and call events as they change (the UI's WebSocket). */
+  live: LiveSource;
+  /** Where the store lives (backups and staged restores). */
+  dataDir: string;
+  /** The controller's recent log lines. */
+  logs: LogRing;
+  health: () => Promise<Health>;
+  /** system.name of the running configuration. */
+  boxName: () => string | undefined;
+  /** The built web UI; default web/dist. */
+  webRoot?: string;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
@@ -101,6 +121,15 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
     apiPlugin(callsPlugin, { port: d.calls }),
     apiPlugin(flowsPlugin, { store: d.flows, context: d.flowContext }),
     apiPlugin(campaignsPlugin, { dialer: d.dialer, store: d.dialerStore, agents: d.agents }),
+    apiPlugin(livePlugin, { feed: d.live, calls: () => d.calls.calls() }),
+    apiPlugin(systemPlugin, {
+      db: d.db,
+      dataDir: d.dataDir,
+      logs: d.logs,
+      health: d.health,
+      boxName: d.boxName,
+    }),
+    apiPlugin(webPlugin, d.webRoot === undefined ? {} : { root: d.webRoot }),
   ];
 }
 
@@ -133,7 +162,15 @@ export class Controller {
     this.#log = opts.log;
     this.bootId = randomBytes(4).toString('hex');
     mkdirSync(opts.dataDir, { recursive: true });
-    this.db = openDb(join(opts.dataDir, 'switchboard.db'));
+    // A restore uploaded through the API (POST /api/system/restore) takes the store's place now,
+    // before anything reads the store.
+    const restored = applyStagedRestore(opts.dataDir);
+    if (restored)
+      opts.log.warn(
+        { revision: restored.revision, users: restored.users, callRecords: restored.callRecords },
+        'restored the store from an uploaded backup (the one it replaced: switchboard.db.pre-restore)',
+      );
+    this.db = openDb(join(opts.dataDir, DB_FILE));
     this.configs = new ConfigStore(this.db);
     this.cdrs = new CdrStore(this.db);
     this.flows = new FlowStore(this.db);
@@ -314,6 +351,12 @@ export class Controller {
         dialer: this.dialer,
         dialerStore: this.dialerStore,
         agents: this.agents,
+        live: this.live,
+        dataDir: this.#opts.dataDir,
+        logs: logRing,
+        health: readHealth,
+        boxName: () => this.#running.system?.name,
+        ...(this.#opts.webRoot === undefined ? {} : { webRoot: this.#opts.webRoot }),
       }),
     });
     this.address = await listen(this.api, {

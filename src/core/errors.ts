@@ -88,6 +88,12 @@ export const ERROR_CODES = {
     'the import options of a contact list are wrong (a mapped column the list lacks, an unknown region or zone)',
   E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
   E_CARRIER_LOG: "the simulated carrier's log cannot be read, or a line of it is not a call record",
+  E_ORIGIN_REFUSED:
+    'a browser opened the live view (WebSocket) from a page that is not served by this box',
+  E_WEB_NOT_BUILT: 'the web UI has not been built (web/dist is missing: run scripts/setup.sh)',
+  E_BACKUP_INVALID:
+    'an uploaded restore file is not a Switchboard backup this firmware can use (not SQLite, damaged, another program, newer schema)',
+  E_RESTORE_NONE: 'no restore is staged to be applied at the next start',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
