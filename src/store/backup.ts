@@ -104,69 +104,79 @@ export function checkBackup(file: string, current: Db): BackupSummary {
     throw invalid(`the database cannot be opened (${String(err)})`);
   }
   try {
-    let check: unknown;
-    try {
-      check = db.pragma('quick_check', { simple: true });
-    } catch (err) {
-      throw invalid(`the database is damaged (${String(err)})`);
-    }
-    if (check !== 'ok') throw invalid(`the database is damaged (${String(check)})`);
-    if (!tableExists(db, 'migrations'))
-      throw invalid('it has no migrations table (a database of another program)');
-    const rows = db
-      .prepare('SELECT area, MAX(version) AS v FROM migrations GROUP BY area')
-      .all() as { area: string; v: number }[];
-    const areas = Object.fromEntries(rows.map((r) => [r.area, r.v]));
-    for (const area of REQUIRED_AREAS)
-      if (areas[area] === undefined) throw invalid(`it has no ${area} area`);
-    const known = current
-      .prepare('SELECT area, MAX(version) AS v FROM migrations GROUP BY area')
-      .all() as { area: string; v: number }[];
-    for (const k of known) {
-      const theirs = areas[k.area];
-      if (theirs !== undefined && theirs > k.v)
-        throw invalid(
-          `its ${k.area} schema is version ${theirs}, newer than this firmware's ${k.v} (restore it on newer firmware)`,
-        );
-    }
-    const admins = (
-      db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get() as {
-        n: number;
-      }
-    ).n;
-    if (admins === 0)
-      throw invalid(
-        'it has no enabled admin account: nobody could manage the box after restoring it',
-      );
-    const users = (db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
-    let revision: number | null = null;
-    let boxName: string | null = null;
-    if (tableExists(db, 'config_current')) {
-      const r = db.prepare('SELECT revision FROM config_current WHERE one = 1').get() as
-        | { revision: number }
-        | undefined;
-      revision = r?.revision ?? null;
-    }
-    if (revision !== null && tableExists(db, 'config_revisions')) {
-      const row = db.prepare('SELECT config FROM config_revisions WHERE id = ?').get(revision) as
-        | { config: string }
-        | undefined;
-      try {
-        const cfg = row ? (JSON.parse(row.config) as { system?: { name?: unknown } }) : undefined;
-        if (typeof cfg?.system?.name === 'string') boxName = cfg.system.name;
-      } catch {
-        // The box name is only shown; a revision that does not parse is the store's problem.
-      }
-    }
-    const callRecords = tableExists(db, 'cdr')
-      ? (db.prepare('SELECT COUNT(*) AS n FROM cdr').get() as { n: number }).n
-      : 0;
-    return { areas, admins, users, revision, boxName, callRecords, bytes };
+    return summarise(db, current, bytes);
+  } catch (err) {
+    if (err instanceof SwitchboardError) throw err;
+    throw invalid(`the database cannot be read (${String(err)})`);
   } finally {
     db.close();
     // A read-only look at a WAL database leaves its -wal and -shm beside it; they are empty.
     for (const suffix of ['-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
   }
+}
+
+/** What a backup holds, checked step by step (throws E_BACKUP_INVALID at the first problem). */
+function summarise(db: Database.Database, current: Db, bytes: number): BackupSummary {
+  let check: unknown;
+  try {
+    check = db.pragma('quick_check', { simple: true });
+  } catch (err) {
+    throw invalid(`the database is damaged (${String(err)})`);
+  }
+  if (check !== 'ok') throw invalid(`the database is damaged (${String(check)})`);
+  if (!tableExists(db, 'migrations'))
+    throw invalid('it has no migrations table (a database of another program)');
+  const rows = db.prepare('SELECT area, MAX(version) AS v FROM migrations GROUP BY area').all() as {
+    area: string;
+    v: number;
+  }[];
+  const areas = Object.fromEntries(rows.map((r) => [r.area, r.v]));
+  for (const area of REQUIRED_AREAS)
+    if (areas[area] === undefined) throw invalid(`it has no ${area} area`);
+  const known = current
+    .prepare('SELECT area, MAX(version) AS v FROM migrations GROUP BY area')
+    .all() as { area: string; v: number }[];
+  for (const k of known) {
+    const theirs = areas[k.area];
+    if (theirs !== undefined && theirs > k.v)
+      throw invalid(
+        `its ${k.area} schema is version ${theirs}, newer than this firmware's ${k.v} (restore it on newer firmware)`,
+      );
+  }
+  if (!tableExists(db, 'users')) throw invalid('it has no accounts table');
+  const admins = (
+    db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get() as {
+      n: number;
+    }
+  ).n;
+  if (admins === 0)
+    throw invalid(
+      'it has no enabled admin account: nobody could manage the box after restoring it',
+    );
+  const users = (db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  let revision: number | null = null;
+  let boxName: string | null = null;
+  if (tableExists(db, 'config_current')) {
+    const r = db.prepare('SELECT revision FROM config_current WHERE one = 1').get() as
+      | { revision: number }
+      | undefined;
+    revision = r?.revision ?? null;
+  }
+  if (revision !== null && tableExists(db, 'config_revisions')) {
+    const row = db.prepare('SELECT config FROM config_revisions WHERE id = ?').get(revision) as
+      | { config: string }
+      | undefined;
+    try {
+      const cfg = row ? (JSON.parse(row.config) as { system?: { name?: unknown } }) : undefined;
+      if (typeof cfg?.system?.name === 'string') boxName = cfg.system.name;
+    } catch {
+      // The box name is only shown; a revision that does not parse is the store's problem.
+    }
+  }
+  const callRecords = tableExists(db, 'cdr')
+    ? (db.prepare('SELECT COUNT(*) AS n FROM cdr').get() as { n: number }).n
+    : 0;
+  return { areas, admins, users, revision, boxName, callRecords, bytes };
 }
 
 /**
