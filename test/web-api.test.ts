@@ -39,7 +39,9 @@ import { ConfigStore } from '../src/store/config-store.ts';
 import { openDb } from '../src/store/db.ts';
 import type { Health } from '../src/system/health.ts';
 import {
+  ADMIN_PASSWORD,
   call,
+  login,
   type Session,
   setupAdmin,
   type TestApi,
@@ -149,7 +151,7 @@ describe('GET /api/live: the live view over a WebSocket', () => {
   before(async () => {
     feed = new FakeFeed();
     api = await testApi((db) => [
-      apiPlugin(livePlugin, { feed, calls: () => [], batchMs: 0 }),
+      apiPlugin(livePlugin, { feed, calls: () => [], batchMs: 0, authCheckMs: 100 }),
       apiPlugin(systemPlugin, {
         db,
         dataDir: mkdtempSync(join(tmpdir(), 'switchboard-live-')),
@@ -223,6 +225,22 @@ describe('GET /api/live: the live view over a WebSocket', () => {
     assert.ok('ws' in c);
     assert.equal((await c.next()).type, 'snapshot');
     c.ws.close();
+  });
+
+  it('closes the socket (1008) when its session ends, and when its token is revoked', async () => {
+    const second = await login(api.app, 'admin', ADMIN_PASSWORD);
+    const c = await connect(`${base}/api/live`, { cookie: `sb_session=${second.cookie}` });
+    assert.ok('ws' in c);
+    assert.equal((await c.next()).type, 'snapshot');
+    const closed = new Promise<number>((r) => c.ws.once('close', (code) => r(code)));
+    assert.equal((await call(api.app, second, 'POST', '/api/logout')).statusCode, 204);
+    assert.equal(await closed, 1008);
+    const token = await tokenWithRole(api.app, admin, 'viewer');
+    const t = await connect(`${base}/api/live`, { authorization: `Bearer ${token.token}` });
+    assert.ok('ws' in t);
+    const revoked = new Promise<number>((r) => t.ws.once('close', (code) => r(code)));
+    assert.equal((await call(api.app, admin, 'DELETE', `/api/tokens/${token.id}`)).statusCode, 204);
+    assert.equal(await revoked, 1008);
   });
 
   it('answers a plain GET (no upgrade) with an error that says what to do', async () => {

@@ -28,6 +28,12 @@ export interface LivePluginOptions {
   maxBufferedBytes?: number;
   /** Changes are gathered this long and sent as one message, ms; default 50, range 0..1000. */
   batchMs?: number;
+  /**
+   * How often an open socket checks that its session (or token) is still valid, ms; one that
+   * ended (logout, timeout, account disabled, token revoked) is closed with 1008. Default
+   * 15000; range 100..300000.
+   */
+  authCheckMs?: number;
 }
 
 /** The first message: the whole view. */
@@ -50,8 +56,8 @@ export interface LiveDelta {
 
 export type LiveMessage = LiveSnapshot | LiveDelta;
 
-/** Close codes the UI tells apart (RFC 6455 §7.4: 1013 try again later). */
-export const LIVE_CLOSE = { slowClient: 1013, shuttingDown: 1001 } as const;
+/** Close codes the UI tells apart (RFC 6455 §7.4: 1013 try again later, 1008 policy violation). */
+export const LIVE_CLOSE = { slowClient: 1013, shuttingDown: 1001, sessionEnded: 1008 } as const;
 
 function inRange(name: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max)
@@ -89,6 +95,7 @@ export const livePlugin: FastifyPluginAsync<LivePluginOptions> = async (app, opt
     64 << 20,
   );
   const batchMs = inRange('batchMs', opts.batchMs ?? 50, 0, 1000);
+  const authCheckMs = inRange('authCheckMs', opts.authCheckMs ?? 15000, 100, 300000);
   const sockets = new Set<WebSocket>();
 
   app.addHook('onClose', async () => {
@@ -156,8 +163,15 @@ export const livePlugin: FastifyPluginAsync<LivePluginOptions> = async (app, opt
         calls: opts.calls?.() ?? [],
       };
       socket.send(JSON.stringify(snapshot));
+      const check = setInterval(() => {
+        if (app.stillAuthenticated(req)) return;
+        log.info('live socket closed: its session has ended');
+        socket.close(LIVE_CLOSE.sessionEnded, 'the session has ended: log in again');
+      }, authCheckMs);
+      check.unref();
       // The browser sends nothing; anything it does send is ignored (maxPayload bounds it).
       socket.on('close', () => {
+        clearInterval(check);
         for (const o of off) o();
         if (timer !== undefined) clearTimeout(timer);
         sockets.delete(socket);

@@ -49,7 +49,7 @@ export const startCommand: Command = {
     port: {
       type: 'string',
       arg: 'N',
-      help: 'TCP port of the HTTP API (and, later, the web UI), 1-65535 (default 8080)',
+      help: 'TCP port of the HTTP API and the web UI, 1-65535 (default 8080)',
     },
     'data-dir': {
       type: 'string',
@@ -78,8 +78,9 @@ export const startCommand: Command = {
     'Starts a simulator unless one already answers in the simulator directory, writes',
     'DIR/system.conf for its board and applies it with `dahdi_cfg -vv -c`, then runs the',
     'controller (src/controller/main.ts) with the simulator preload: on a fresh database it',
-    'applies --config, brings the trunks up and serves the API on --port (first-run setup:',
-    'POST /api/setup). Once the API is up, the simulated carrier (`switchboard carrier`) starts',
+    'applies --config, brings the trunks up and serves the API and the web UI on --port (open',
+    'http://localhost:PORT/ in a browser; first-run setup creates the first admin). Once the API',
+    'is up, the simulated carrier (`switchboard carrier`) starts',
     'on the far ends of the cables and calls flow; the controller logs each call. Logs are',
     'JSON lines. Ctrl-C stops the carrier, the controller, and the simulator if this command',
     'started it.',

@@ -374,10 +374,10 @@ export class Controller {
     // Campaigns that were running when the controller stopped carry on.
     this.dialer.run();
     log.info(
-      { address: this.address, setupNeeded: setupNeeded(this.db) },
+      { address: this.address, webUi: `${this.address}/`, setupNeeded: setupNeeded(this.db) },
       setupNeeded(this.db)
-        ? 'API up: first-run setup needed (POST /api/setup {name, password} creates the admin)'
-        : 'API up',
+        ? 'API and web UI up: first-run setup needed (open the web UI, or POST /api/setup {name, password} creates the admin)'
+        : 'API and web UI up',
     );
   }
 

@@ -22,6 +22,11 @@ export function setCsrf(token: string | undefined): void {
   csrf = token;
 }
 
+/** Tells the application that the session has ended (a 401, or the live socket closed for it). */
+export function endSession(): void {
+  for (const fn of sessionEnded) fn();
+}
+
 /** Called when a request is answered 401: the session has ended (logout elsewhere, timeout). */
 export function onSessionEnded(fn: () => void): () => void {
   sessionEnded.add(fn);
@@ -66,7 +71,7 @@ export async function api<T = unknown>(
   const res = await fetch(url, { method, headers, body: payload, credentials: 'same-origin' });
   const text = await res.text();
   if (!res.ok) {
-    if (res.status === 401 && !opts.quiet401) for (const fn of sessionEnded) fn();
+    if (res.status === 401 && !opts.quiet401) endSession();
     throw toError(res.status, text);
   }
   return (text === '' ? undefined : JSON.parse(text)) as T;
@@ -97,7 +102,7 @@ export function upload<T>(
       if (xhr.status >= 200 && xhr.status < 300)
         resolve((xhr.responseText === '' ? undefined : JSON.parse(xhr.responseText)) as T);
       else {
-        if (xhr.status === 401) for (const fn of sessionEnded) fn();
+        if (xhr.status === 401) endSession();
         reject(toError(xhr.status, xhr.responseText));
       }
     };

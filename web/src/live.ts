@@ -2,6 +2,7 @@
 // The live view over the WebSocket (GET /api/live): spans, every timeslot, recent call events; reconnects.
 
 import { useEffect, useState } from 'preact/hooks';
+import { endSession } from './api.ts';
 import type { CallEvent, CallSummary, ChannelStatus, LiveMessage, SpanStatus } from './types.ts';
 
 export type LinkState = 'connecting' | 'open' | 'closed';
@@ -42,10 +43,16 @@ export class LiveStore {
       this.#set('open');
     };
     ws.onmessage = (e) => this.#receive(JSON.parse(String(e.data)) as LiveMessage);
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       this.#ws = undefined;
       this.#set('closed');
       if (!this.#wanted) return;
+      // 1008: the server closed it because the session has ended; a new socket would be refused.
+      if (e.code === 1008) {
+        this.#wanted = false;
+        endSession();
+        return;
+      }
       this.#timer = setTimeout(() => this.connect(), this.#retryMs);
       this.#retryMs = Math.min(this.#retryMs * 2, 15000);
     };
