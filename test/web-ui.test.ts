@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { buildWeb } from '../web/build.ts';
 import { E1_PAIR, type TestSim, withSim } from './helpers/dahdi.ts';
 import {
   type BareController,
@@ -95,6 +96,8 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
   let current = '';
 
   before(async () => {
+    // The UI under test is the one in this tree, whatever web/dist held before.
+    await buildWeb();
     sim = await withSim(E1_PAIR);
     ctl = await startBareController(sim);
     browser = await launchChromium();
