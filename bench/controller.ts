@@ -15,6 +15,7 @@ import { idleDialer } from '../src/controller/agents.ts';
 import { apiPlugins } from '../src/controller/app.ts';
 import { FlowStore } from '../src/ivr/store.ts';
 import { Router, type TrunkStateView } from '../src/routing/router.ts';
+import { LogRing } from '../src/runtime/log-ring.ts';
 import { ConfigStore } from '../src/store/config-store.ts';
 import { openDb } from '../src/store/db.ts';
 import { startCarrier } from '../test/helpers/carrier.ts';
@@ -242,6 +243,10 @@ async function api(): Promise<object> {
         rebootNow: unused,
         requestFactoryReset: unused,
       },
+      live: { spans: () => [], channels: () => [], on: () => () => undefined },
+      dataDir: dir,
+      logs: new LogRing(),
+      boxName: () => undefined,
     }),
   });
   const base = await listen(app, { port: 0, host: '127.0.0.1' });

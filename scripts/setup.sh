@@ -72,5 +72,14 @@ else
   "${gyp[@]}" build >/dev/null
 fi
 
+# --- the web UI (web/src -> web/dist, served by the controller at /) ----------------------------
+# Rebuilt when a source, the build script or the locked packages (esbuild, preact) are newer than
+# the last build; build.json is written last, so it dates the whole build.
+web_stamp=web/dist/build.json
+if [[ ! -f $web_stamp || -n $(find web/src web/build.ts web/tsconfig.json package-lock.json -newer "$web_stamp" -print -quit) ]]; then
+  say "building the web UI (web/dist)"
+  node --import tsx web/build.ts
+fi
+
 # --- the addon's sanitizer build (tests load it through SWITCHBOARD_ADDON) ----------------------
 bash scripts/build-addon-asan.sh

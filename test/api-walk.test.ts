@@ -2,6 +2,9 @@
 // The route walk: no API route answers without a login, and none answers a role too weak for it.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiPlugin } from '../src/api/server.ts';
@@ -10,6 +13,7 @@ import { idleDialer } from '../src/controller/agents.ts';
 import { apiPlugins } from '../src/controller/app.ts';
 import { isSwitchboardError } from '../src/core/errors.ts';
 import { FlowStore } from '../src/ivr/store.ts';
+import { LogRing } from '../src/runtime/log-ring.ts';
 import { ConfigStore } from '../src/store/config-store.ts';
 import {
   call,
@@ -68,6 +72,11 @@ describe('the route walk over every plugin the controller serves', () => {
           rebootNow: unreachable,
           requestFactoryReset: unreachable,
         },
+        live: { spans: unreachable, channels: unreachable, on: unreachable },
+        dataDir: unreachable as never,
+        logs: new LogRing(),
+        boxName: unreachable,
+        webRoot: mkdtempSync(join(tmpdir(), 'switchboard-walk-web-')),
       }),
     );
   });
@@ -108,6 +117,15 @@ describe('the route walk over every plugin the controller serves', () => {
       'POST /api/system/factory-reset',
       'GET /api/docs/json',
       'GET /api/docs/static/*',
+      'GET /api/live',
+      'GET /api/system/health',
+      'GET /api/system/logs',
+      'GET /api/system/backup',
+      'GET /api/system/restore',
+      'POST /api/system/restore',
+      'DELETE /api/system/restore',
+      'GET /',
+      'GET /assets/*',
     ])
       assert.ok(keys.includes(k), `${k} missing from ${keys.join(', ')}`);
     // Before setup (no account at all) and after it, the answer is the same.

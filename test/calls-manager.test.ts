@@ -659,6 +659,56 @@ describe('call manager: dial', () => {
   });
 });
 
+describe('call manager: test calls on a chosen trunk', () => {
+  it('places on that trunk and timeslot past the routes (a number no route or blacklist would pass)', async () => {
+    const h = harness();
+    // 09001234 is on the outbound blacklist and 7777 matches no route: neither matters here.
+    const id = h.m.dial({ called: '09001234', calling: '201', trunk: 'pri3', channel: 5 });
+    await h.m.settled();
+    assert.deepEqual(h.engine.take(), [
+      { op: 'place', trunk: 'pri3', called: '09001234', calling: '201', channel: 5 },
+    ]);
+    await h.send(h.ev.call('answered', 100, 'pri3'));
+    await h.m.hangup(id);
+    await h.send(h.ev.released(100, 'pri3', 16, 'local'));
+    const r = onlyRecord(h.records);
+    assert.equal(r.disposition, 'answered');
+    assert.equal(r.a.trunk, 'pri3');
+    assert.equal(r.route, undefined);
+    assert.deepEqual(h.seen, ['started boot7-1', 'answered boot7-1', 'ended boot7-1 answered']);
+  });
+
+  it('a refused place ends the attempt with its cause; no other trunk is tried', async () => {
+    const h = harness();
+    h.engine.refusePlace.set('pri2', 'E_CHANNEL_BUSY');
+    h.m.dial({ called: '7777', trunk: 'pri2', channel: 1 });
+    await h.m.settled();
+    assert.deepEqual(
+      h.engine.take().map((c) => c.op === 'place' && c.trunk),
+      ['pri2'],
+    );
+    const r = onlyRecord(h.records);
+    assert.notEqual(r.disposition, 'answered');
+    assert.deepEqual(
+      r.tries?.map((t) => t.trunk),
+      ['pri2'],
+    );
+  });
+
+  it('refuses a trunk the configuration does not have, and a channel without its trunk', () => {
+    const h = harness();
+    assert.throws(
+      () => h.m.dial({ called: '7777', trunk: 'nowhere' }),
+      (err) => isSwitchboardError(err, 'E_TRUNK_UNKNOWN') && err.message.includes('"nowhere"'),
+    );
+    assert.throws(
+      () => h.m.dial({ called: '7777', channel: 3 }),
+      (err) => isSwitchboardError(err, 'E_COMMAND_FIELD') && err.message.startsWith('channel:'),
+    );
+    assert.equal(h.records.length, 0);
+  });
+});
+
 describe('call manager: options', () => {
   it('refuses a digit timeout out of range, naming it', () => {
     assert.throws(

@@ -532,6 +532,39 @@ export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, opts) => 
     return row;
   }
 
+  // Long-lived connections (the live WebSocket) ask again whether their caller is still in:
+  // logged out, timed out, disabled, its token revoked. Nothing is touched (no last-seen write):
+  // watching the live view does not keep an idle session alive.
+  const stillSession = db.prepare(
+    'SELECT s.expires_ms, s.seen_ms, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
+  );
+  const stillToken = db.prepare(
+    'SELECT t.revoked_at, u.disabled FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by WHERE t.id = ?',
+  );
+  app.decorate('stillAuthenticated', (req: FastifyRequest): boolean => {
+    const now = Date.now();
+    const session = sessionOf.get(req);
+    if (session !== undefined) {
+      const row = stillSession.get(session.id) as
+        | { expires_ms: number; seen_ms: number; disabled: 0 | 1 }
+        | undefined;
+      return (
+        row !== undefined &&
+        row.disabled === 0 &&
+        now < row.expires_ms &&
+        now - row.seen_ms < idleMs
+      );
+    }
+    const token = tokenOf.get(req);
+    if (token !== undefined) {
+      const row = stillToken.get(token) as
+        | { revoked_at: string | null; disabled: 0 | 1 | null }
+        | undefined;
+      return row !== undefined && row.revoked_at === null && row.disabled === 0;
+    }
+    return false;
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     const config = req.routeOptions.config;
     if (config.public === true) return;

@@ -30,6 +30,21 @@ const Dial = Type.Object(
       }),
     ),
     presentation: Type.Optional(Type.Union([Type.Literal('allowed'), Type.Literal('restricted')])),
+    trunk: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description:
+          'place it on this trunk, past the outbound routes (no hunting, manipulation or blacklist): a test of one trunk',
+      }),
+    ),
+    channel: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 255,
+        description: 'with trunk: the timeslot or analog port to place it on',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -63,14 +78,19 @@ export const callsPlugin: FastifyPluginAsync<{ port: CallPort }> = async (app, {
       config: { role: 'operator' },
       schema: {
         summary:
-          'Place a test call through the outbound routes (hunting and failover apply); its record lands in the CDR',
+          'Place a test call through the outbound routes (hunting and failover apply), or on a chosen trunk and channel; its record lands in the CDR',
         tags: ['calls'],
         body: Dial,
       },
     },
     async (req, reply) => {
       const id = port.dial(req.body);
-      req.auditDetail = { call: id, called: req.body.called };
+      req.auditDetail = {
+        call: id,
+        called: req.body.called,
+        ...(req.body.trunk === undefined ? {} : { trunk: req.body.trunk }),
+        ...(req.body.channel === undefined ? {} : { channel: req.body.channel }),
+      };
       return reply.code(202).send({ id });
     },
   );

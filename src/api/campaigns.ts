@@ -183,11 +183,21 @@ export const campaignsPlugin: FastifyPluginAsync<CampaignsPluginOptions> = async
       config: { role: 'viewer' },
       schema: {
         summary:
-          'Every campaign with its live monitor: state, counters per outcome and result, calls up',
+          'Every campaign with its live monitor: state, counters per outcome and result, calls up; and the drafts (not started yet) with their contact counts',
         tags: ['campaigns'],
       },
     },
-    async () => ({ campaigns: dialer.monitor() }),
+    async () => ({
+      campaigns: dialer.monitor(),
+      drafts: store
+        .campaigns()
+        .filter((row) => row.state === 'draft')
+        .map((row) => ({
+          name: row.name,
+          mode: row.doc.mode,
+          contacts: store.contactCounts(row.id),
+        })),
+    }),
   );
 
   app.post<{ Body: CampaignDoc }>(
@@ -212,7 +222,7 @@ export const campaignsPlugin: FastifyPluginAsync<CampaignsPluginOptions> = async
     {
       config: { role: 'viewer' },
       schema: {
-        summary: 'A campaign: its document and its monitor',
+        summary: 'A campaign: its document, its state and its monitor (null for a draft)',
         tags: ['campaigns'],
         params: NameParams,
       },
@@ -220,7 +230,9 @@ export const campaignsPlugin: FastifyPluginAsync<CampaignsPluginOptions> = async
     async (req) => {
       const row = store.campaign(req.params.name);
       if (!row) throw unknownCampaign(req.params.name);
-      return { campaign: row.doc, monitor: monitorOf(req.params.name) };
+      // A draft has no monitor yet (it has never run).
+      const monitor = dialer.monitor().find((c) => c.name === row.name) ?? null;
+      return { campaign: row.doc, state: row.state, monitor };
     },
   );
 

@@ -114,6 +114,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_FIRMWARE_TOOL: 503,
   E_FIRMWARE_KEYRING: 500,
   E_FIRMWARE_UNHEALTHY: 503,
+  E_ORIGIN_REFUSED: 403,
+  E_WEB_NOT_BUILT: 503,
+  E_BACKUP_INVALID: 400,
+  E_RESTORE_NONE: 404,
 };
 
 interface ErrorBody {

@@ -9,6 +9,7 @@ import { SwitchboardError } from '../core/errors.ts';
 import { FlowDoc, FlowName } from '../ivr/schema.ts';
 import type { FlowStore } from '../ivr/store.ts';
 import { type FlowContext, validateFlow } from '../ivr/validate.ts';
+import { parseConfigText } from '../runtime/config-file.ts';
 import { checkedByHandler } from './validation.ts';
 import './types.ts';
 
@@ -23,6 +24,9 @@ export interface FlowsPluginOptions {
   /** Largest flow accepted, bytes of JSON; default 1 MiB. */
   bodyLimit?: number;
 }
+
+/** Content types of a YAML flow file. */
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 const NameParams = Type.Object({ name: FlowName }, { additionalProperties: false });
 const VersionParams = Type.Object(
@@ -52,6 +56,22 @@ const SaveQuery = Type.Object(
 export const flowsPlugin: FastifyPluginAsync<FlowsPluginOptions> = async (app, opts) => {
   const { store } = opts;
   const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
+  // A flow file as installers write them (YAML, like board/demo/flows): parsed here, then checked
+  // exactly like JSON. A YAML syntax error is an E_FLOW_INVALID naming the line.
+  for (const type of YAML_TYPES)
+    if (!app.hasContentTypeParser(type))
+      app.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_req, body, done) => {
+        try {
+          done(null, parseConfigText(String(body), 'the uploaded flow'));
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          done(
+            new SwitchboardError('E_FLOW_INVALID', message, {
+              details: [{ path: '(file)', message }],
+            }),
+          );
+        }
+      });
   const context = (): FlowContext => ({
     flowExists: (name) => store.exists(name),
     ...opts.context?.(),
@@ -122,7 +142,7 @@ export const flowsPlugin: FastifyPluginAsync<FlowsPluginOptions> = async (app, o
       bodyLimit,
       schema: {
         summary:
-          'Save a flow as its next version, which new calls run at once (calls in the flow finish on theirs); refused whole with every node error',
+          'Save a flow as its next version, which new calls run at once (calls in the flow finish on theirs); refused whole with every node error. JSON, or a YAML file (application/yaml)',
         tags: ['flows'],
         params: NameParams,
         querystring: SaveQuery,
@@ -165,7 +185,8 @@ export const flowsPlugin: FastifyPluginAsync<FlowsPluginOptions> = async (app, o
       config: { role: 'installer' },
       bodyLimit,
       schema: {
-        summary: 'Check a flow without saving it: every field and node error, or ok',
+        summary:
+          'Check a flow (JSON, or a YAML file as application/yaml) without saving it: every field and node error, or ok',
         tags: ['flows'],
         body: checkedByHandler(FlowDoc),
       },

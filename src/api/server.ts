@@ -7,6 +7,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -125,6 +126,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     hsts: secure,
   });
   await app.register(fastifyCookie);
+  // WebSocket routes (GET /api/live) go through the same onRequest hooks as every route: the
+  // auth hook sees the upgrade request, so a socket opens only for a logged-in caller. The
+  // browser sends nothing but the upgrade; a few KiB bound whatever else arrives.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   await app.register(fastifyRateLimit, {
     global: false,
     errorResponseBuilder: (req, ctx) =>

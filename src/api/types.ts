@@ -14,6 +14,13 @@ export function roleAtLeast(have: Role, need: Role): boolean {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Whether the caller the auth hook let in is still allowed in now (session not ended, timed
+     * out or disabled; token not revoked). For connections that outlive their request.
+     */
+    stillAuthenticated(req: FastifyRequest): boolean;
+  }
   interface FastifyContextConfig {
     /**
      * The weakest role that may call the route. Every route declares either `role` or

@@ -208,6 +208,13 @@ export interface DialRequest {
   called: string;
   calling?: string;
   presentation?: Presentation;
+  /**
+   * An installer's test call on this trunk, past the outbound routes (no hunting, no number
+   * manipulation, no blacklist): proves one trunk, or with `channel` one timeslot or port.
+   */
+  trunk?: string;
+  /** With `trunk`: the timeslot (E1/T1) or port (analog) to place it on. */
+  channel?: number;
 }
 
 interface Tried {
@@ -449,12 +456,40 @@ export class CallManager {
       );
     const ring = opts.ringTimeoutMs;
     if (ring !== undefined) checkRingTimeout(ring, 'ringTimeoutMs');
+    if (req.channel !== undefined && req.trunk === undefined)
+      throw new SwitchboardError('E_COMMAND_FIELD', 'channel: a channel needs its trunk', {
+        details: { field: 'channel' },
+      });
+    if (req.trunk !== undefined && this.#router.signalling(req.trunk) === undefined)
+      throw new SwitchboardError(
+        'E_TRUNK_UNKNOWN',
+        `trunk: no trunk "${req.trunk}" in the running configuration`,
+        { details: { field: 'trunk' } },
+      );
     const a = this.#newAttempt('outbound', req.called, req.calling ?? '', this.#now());
     if (req.presentation) a.presentation = req.presentation;
     if (opts.app) a.outApp = opts.app;
     void this.#serial(async () => {
       if (ring !== undefined) this.#startRingTimer(a, ring);
       this.#events.emit('callStarted', this.#summary(a));
+      if (req.trunk !== undefined) {
+        a.log.info({ trunk: req.trunk, channel: req.channel }, 'test call on a chosen trunk');
+        a.hunt = {
+          kind: 'trunk',
+          candidates: [
+            {
+              trunk: req.trunk,
+              group: '',
+              ...(req.channel === undefined ? {} : { channel: req.channel }),
+            },
+          ],
+          next: 0,
+          called: req.called,
+          ...(req.calling === undefined ? {} : { calling: req.calling }),
+          ...(req.presentation === undefined ? {} : { presentation: req.presentation }),
+        };
+        return this.#huntNext(a);
+      }
       const plan = this.#router.outbound(
         {
           called: req.called,

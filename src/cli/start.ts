@@ -53,7 +53,7 @@ export const startCommand: Command = {
     port: {
       type: 'string',
       arg: 'N',
-      help: 'TCP port of the HTTP API (and, later, the web UI), 1-65535 (default 8080)',
+      help: 'TCP port of the HTTP API and the web UI, 1-65535 (default 8080)',
     },
     'data-dir': {
       type: 'string',
@@ -92,8 +92,9 @@ export const startCommand: Command = {
     'Starts a simulator unless one already answers in the simulator directory, writes',
     'DIR/system.conf for its board and applies it with `dahdi_cfg -vv -c`, then runs the',
     'controller (src/controller/main.ts) with the simulator preload: on a fresh database it',
-    'applies --config, brings the trunks up and serves the API on --port (first-run setup:',
-    'POST /api/setup). Once the API is up, the simulated carrier (`switchboard carrier`) starts',
+    'applies --config, brings the trunks up and serves the API and the web UI on --port (open',
+    'http://localhost:PORT/ in a browser; first-run setup creates the first admin). Once the API',
+    'is up, the simulated carrier (`switchboard carrier`) starts',
     'on the far ends of the cables and calls flow; the controller logs each call. A board model',
     'without a serial device (sim-demo) gets a simulated board MCU on a socat pseudo-terminal',
     'pair (DIR/board-host for the controller, DIR/board-mcu for the MCU): the controller drives',

@@ -17,8 +17,11 @@ import { factoryResetPlugin } from '../api/factory-reset.ts';
 import { type FirmwarePort, firmwarePlugin } from '../api/firmware.ts';
 import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
+import { type LiveSource, livePlugin } from '../api/live.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
+import { systemPlugin } from '../api/system.ts';
 import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
+import { webPlugin } from '../api/web.ts';
 import { BoardController, type BoardTimers } from '../board/controller.ts';
 import {
   type BoardModel,
@@ -44,6 +47,9 @@ import { type Addon, loadAddon } from '../native/addon.ts';
 import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
 import { readConfigText } from '../runtime/config-file.ts';
+import { logRing } from '../runtime/log.ts';
+import type { LogRing } from '../runtime/log-ring.ts';
+import { applyStagedRestore, DB_FILE } from '../store/backup.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
 import type { Health } from '../system/health.ts';
@@ -102,6 +108,8 @@ export interface ControllerOptions {
    * factory reset clears (default dataRootFor(dataDir)).
    */
   firmware?: { tools?: BootTools; release?: Release; maxBundleBytes?: number; dataRoot?: string };
+  /** The built web UI served at /; default web/dist of the repository. */
+  webRoot?: string;
 }
 
 /** What the API plugins of the controller are given. */
@@ -125,6 +133,16 @@ export interface ApiDeps {
   health?: () => Promise<Health>;
   /** Firmware updates, reboots and the factory reset. */
   firmware: FirmwarePort;
+  /** Spans, timeslots and call events as they change (the UI's WebSocket). */
+  live: LiveSource;
+  /** Where the store lives (backups and staged restores). */
+  dataDir: string;
+  /** The controller's recent log lines. */
+  logs: LogRing;
+  /** system.name of the running configuration. */
+  boxName: () => string | undefined;
+  /** The built web UI; default web/dist. */
+  webRoot?: string;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
@@ -145,6 +163,14 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
     apiPlugin(campaignsPlugin, { dialer: d.dialer, store: d.dialerStore, agents: d.agents }),
     apiPlugin(firmwarePlugin, { firmware: d.firmware }),
     apiPlugin(factoryResetPlugin, { firmware: d.firmware }),
+    apiPlugin(livePlugin, { feed: d.live, calls: () => d.calls.calls() }),
+    apiPlugin(systemPlugin, {
+      db: d.db,
+      dataDir: d.dataDir,
+      logs: d.logs,
+      boxName: d.boxName,
+    }),
+    apiPlugin(webPlugin, d.webRoot === undefined ? {} : { root: d.webRoot }),
   ];
 }
 
@@ -182,7 +208,15 @@ export class Controller {
     this.bootId = randomBytes(4).toString('hex');
     this.boardModel = opts.boardModel ?? loadBoardModel(DEFAULT_BOARD_MODEL);
     mkdirSync(opts.dataDir, { recursive: true });
-    this.db = openDb(join(opts.dataDir, 'switchboard.db'));
+    // A restore uploaded through the API (POST /api/system/restore) takes the store's place now,
+    // before anything reads the store.
+    const restored = applyStagedRestore(opts.dataDir);
+    if (restored)
+      opts.log.warn(
+        { revision: restored.revision, users: restored.users, callRecords: restored.callRecords },
+        'restored the store from an uploaded backup (the one it replaced: switchboard.db.pre-restore)',
+      );
+    this.db = openDb(join(opts.dataDir, DB_FILE));
     this.configs = new ConfigStore(this.db);
     this.cdrs = new CdrStore(this.db);
     this.flows = new FlowStore(this.db);
@@ -381,6 +415,11 @@ export class Controller {
         agents: this.agents,
         boardView: () => this.boardView(),
         firmware: this.firmware,
+        live: this.live,
+        dataDir: this.#opts.dataDir,
+        logs: logRing,
+        boxName: () => this.#running.system?.name,
+        ...(this.#opts.webRoot === undefined ? {} : { webRoot: this.#opts.webRoot }),
       }),
     });
     this.address = await listen(this.api, {
@@ -398,10 +437,10 @@ export class Controller {
     // Campaigns that were running when the controller stopped carry on.
     this.dialer.run();
     log.info(
-      { address: this.address, setupNeeded: setupNeeded(this.db) },
+      { address: this.address, webUi: `${this.address}/`, setupNeeded: setupNeeded(this.db) },
       setupNeeded(this.db)
-        ? 'API up: first-run setup needed (POST /api/setup {name, password} creates the admin)'
-        : 'API up',
+        ? 'API and web UI up: first-run setup needed (open the web UI, or POST /api/setup {name, password} creates the admin)'
+        : 'API and web UI up',
     );
   }
 

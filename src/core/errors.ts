@@ -115,6 +115,12 @@ export const ERROR_CODES = {
   E_FIRMWARE_KEYRING: "the box's keyring for firmware bundles cannot be read",
   E_FIRMWARE_UNHEALTHY:
     'after an update the controller did not come up healthy in time: the slot is marked bad and the box reboots into the other one',
+  E_ORIGIN_REFUSED:
+    'a browser opened the live view (WebSocket) from a page that is not served by this box',
+  E_WEB_NOT_BUILT: 'the web UI has not been built (web/dist is missing: run scripts/setup.sh)',
+  E_BACKUP_INVALID:
+    'an uploaded restore file is not a Switchboard backup this firmware can use (not SQLite, damaged, another program, newer schema)',
+  E_RESTORE_NONE: 'no restore is staged to be applied at the next start',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

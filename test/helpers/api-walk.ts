@@ -5,12 +5,19 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { ApiRoute } from '../../src/api/server.ts';
 import { type Role, roleAtLeast } from '../../src/api/types.ts';
 
-/** The only routes anybody may call without logging in. */
+/**
+ * The only routes anybody may call without logging in: first-run setup, login, and the web UI's
+ * static shell (HTML, scripts and styles; it holds no data and makes authenticated API calls).
+ */
 export const PUBLIC_ROUTES: readonly string[] = [
   'GET /api/setup',
   'HEAD /api/setup',
   'POST /api/setup',
   'POST /api/login',
+  'GET /',
+  'HEAD /',
+  'GET /assets/*',
+  'HEAD /assets/*',
 ];
 
 /** Changes a viewer may make: end their session, change their own password. */
