@@ -19,6 +19,7 @@ import { WebSocket } from 'ws';
 import { callsPlugin } from '../src/api/calls.ts';
 import { campaignsPlugin } from '../src/api/campaigns.ts';
 import { flowsPlugin } from '../src/api/flows.ts';
+import { healthPlugin } from '../src/api/health.ts';
 import { type LiveMessage, type LiveSource, livePlugin } from '../src/api/live.ts';
 import { apiPlugin } from '../src/api/server.ts';
 import { systemPlugin } from '../src/api/system.ts';
@@ -156,7 +157,6 @@ describe('GET /api/live: the live view over a WebSocket', () => {
         db,
         dataDir: mkdtempSync(join(tmpdir(), 'switchboard-live-')),
         logs: new LogRing(),
-        health: async () => HEALTH,
       }),
     ]);
     admin = await setupAdmin(api.app);
@@ -331,9 +331,9 @@ describe('/api/system: health, logs, backup and restore', () => {
           db,
           dataDir,
           logs: ring,
-          health: async () => HEALTH,
           boxName: () => 'Lab box',
         }),
+        apiPlugin(healthPlugin, { db, version: '0.0.0-test', health: async () => HEALTH }),
       ];
     });
     admin = await setupAdmin(api.app);

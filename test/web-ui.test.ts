@@ -40,6 +40,20 @@ async function until(page: Page, fn: (arg: any) => boolean, arg?: unknown, timeo
   await page.waitForFunction(fn, arg, { timeout });
 }
 
+/**
+ * Waits until `read()` gives `expected` (the page renders what the switch sends when it arrives,
+ * later on a loaded machine), then asserts it: the failure shows the last value read.
+ */
+async function settles<T>(read: () => Promise<T>, expected: T, timeout = 30_000): Promise<void> {
+  const until = Date.now() + timeout;
+  let value = await read();
+  while (value !== expected && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  assert.equal(value, expected);
+}
+
 /** In the page: exactly `n` elements match `selector`. */
 const countIs = ([selector, n]: [string, number]): boolean =>
   document.querySelectorAll(selector).length === n;
@@ -148,7 +162,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await page.locator('.link-state.live').waitFor();
     // The board's two spans arrive over the WebSocket, unconfigured and in red alarm.
     await until(page, () => document.querySelectorAll('section.span').length === 2);
-    assert.equal(await page.locator('section.span[data-span="1"] button.cell').count(), 31);
+    await settles(() => page.locator('section.span[data-span="1"] button.cell').count(), 31);
   });
 
   it('logs out, refuses a wrong password and logs in again', async () => {
@@ -197,7 +211,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await shot('03-trunks-inline-error');
     await page.locator('#cf-trunks-0-dchannel').fill('');
     await page.getByText(/Checked: \d+ changes?\./).waitFor();
-    assert.equal(await page.locator('#cf-trunks-0-dchannel[aria-invalid="true"]').count(), 0);
+    await settles(() => page.locator('#cf-trunks-0-dchannel[aria-invalid="true"]').count(), 0);
     await page.getByRole('button', { name: 'Review changes' }).click();
     await page.getByRole('heading', { name: 'Changes to apply' }).waitFor();
     const changes = await page.locator('ul.changes li').allTextContents();
@@ -232,9 +246,9 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await until(page, countIs, [IDLE_1, 30]);
     // Timeslot 16 is the D-channel, shown as signalling (a letter and a colour).
     const ts16 = span1.locator('button.cell[data-ts="16"]');
-    assert.equal(await ts16.getAttribute('data-state'), 'signalling');
+    await settles(() => ts16.getAttribute('data-state'), 'signalling');
     assert.match((await ts16.getAttribute('aria-label')) ?? '', /D-channel/);
-    assert.equal(await span1.locator('button.cell[data-ts="1"] .mark').textContent(), 'I');
+    await settles(() => span1.locator('button.cell[data-ts="1"] .mark').textContent(), 'I');
     await page
       .locator('section.span[data-span="2"] [data-testid="link-state"]', {
         hasText: 'D-channel pri-b: up',
@@ -251,25 +265,25 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     // The span's own button: Enter shows its timing and counters.
     await tabTo(page, (f) => f.text.startsWith('Span 1 ·'));
     const toggle = page.locator('section.span[data-span="1"] .span-toggle');
-    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    await settles(() => toggle.getAttribute('aria-expanded'), 'false');
     await page.keyboard.press('Enter');
-    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
-    assert.ok(await page.locator('#span-1-details').isVisible());
+    await settles(() => toggle.getAttribute('aria-expanded'), 'true');
+    await page.locator('#span-1-details').waitFor({ state: 'visible' });
     // One Tab into the grid lands on its first timeslot (one tab stop per grid).
     await page.keyboard.press('Tab');
-    assert.equal((await focused(page)).ts, '1');
+    await settles(async () => (await focused(page)).ts, '1');
     await page.keyboard.press('ArrowRight');
-    assert.equal((await focused(page)).ts, '2');
+    await settles(async () => (await focused(page)).ts, '2');
     await page.keyboard.press('Enter');
     const panel = page.getByRole('region', { name: 'Span 1 timeslot 2' });
     await panel.waitFor();
-    assert.equal((await focused(page)).text, 'Span 1 timeslot 2');
-    assert.equal(await panel.getByTestId('channel-state').textContent(), 'idle');
+    await settles(async () => (await focused(page)).text, 'Span 1 timeslot 2');
+    await settles(() => panel.getByTestId('channel-state').textContent(), 'idle');
     await tabTo(page, (f) => f.text === 'Block', 10);
     await page.keyboard.press('Enter');
     const ts2 = page.locator(TS_1_2);
     await until(page, attrIs, [TS_1_2, 'data-state', 'blocked']);
-    assert.equal(await panel.getByTestId('channel-state').textContent(), 'blocked');
+    await settles(() => panel.getByTestId('channel-state').textContent(), 'blocked');
     await shot('07-dashboard-keyboard-blocked');
     await tabTo(page, (f) => f.text === 'Unblock', 10);
     await page.keyboard.press('Enter');
@@ -278,7 +292,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await page.keyboard.press('Escape');
     await panel.waitFor({ state: 'detached' });
     await until(page, () => document.activeElement?.getAttribute('data-ts') === '2');
-    assert.equal(await ts2.getAttribute('aria-pressed'), 'false');
+    await settles(() => ts2.getAttribute('aria-pressed'), 'false');
   });
 
   it('uploads, checks and activates IVR flows (JSON and YAML) and draws their graphs', async () => {
@@ -289,23 +303,23 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
       mimeType: 'application/json',
       buffer: Buffer.from(JSON.stringify(ANSWER_FLOW)),
     });
-    assert.equal(await page.getByLabel('Flow name').inputValue(), 'answer-test');
+    await settles(() => page.getByLabel('Flow name').inputValue(), 'answer-test');
     await page.getByRole('button', { name: 'Check' }).click();
     await page.getByTestId('flow-check').getByText('The flow passes every check.').waitFor();
     await page.getByRole('button', { name: 'Save and activate' }).click();
     await page.getByRole('heading', { name: 'Flow answer-test, version 1' }).waitFor();
-    assert.equal((await page.locator('figure.flow-graph g.node').count()) >= 2, true);
+    await until(page, () => document.querySelectorAll('figure.flow-graph g.node').length >= 2);
     // The demo hotline as its YAML file: parsed by the switch, drawn with its menu's edges.
     await fileInput.setInputFiles({
       name: 'hotline.yaml',
       mimeType: 'application/yaml',
       buffer: readFileSync(new URL('../board/demo/flows/hotline.yaml', import.meta.url)),
     });
-    assert.equal(await page.getByLabel('Flow name').inputValue(), 'hotline');
+    await settles(() => page.getByLabel('Flow name').inputValue(), 'hotline');
     await page.getByRole('button', { name: 'Save and activate' }).click();
     await page.getByRole('heading', { name: 'Flow hotline, version 1' }).waitFor();
     const graph = page.locator('section', { hasText: 'Flow hotline, version 1' }).locator('svg');
-    assert.equal(await graph.locator('g.node').count(), 7);
+    await settles(() => graph.locator('g.node').count(), 7);
     assert.ok((await graph.locator('text.edge-label', { hasText: 'press 1' }).count()) >= 1);
     await shot('08-flows');
     // A broken flow is refused with its node named.
@@ -343,8 +357,8 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
 
   it('places a test call on pri-a timeslot 1 and follows it to its cause', async () => {
     await open(page, ctl.base, 'test-call?trunk=pri-a&channel=1', 'Test call');
-    assert.equal(await page.getByLabel('Trunk').inputValue(), 'pri-a');
-    assert.equal(await page.getByLabel('Channel (optional)').inputValue(), '1');
+    await settles(() => page.getByLabel('Trunk').inputValue(), 'pri-a');
+    await settles(() => page.getByLabel('Channel (optional)').inputValue(), '1');
     await page.getByLabel('Number to call').fill('5000');
     await page.getByLabel('Calling number (optional)').fill('01062880001');
     await page.getByRole('button', { name: 'Place the call' }).click();
@@ -353,7 +367,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
       .locator('[data-testid="call-progress"] li')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-step')));
     assert.deepEqual(steps, ['requested', 'start', 'answer', 'end']);
-    assert.equal(await page.getByTestId('call-cause').textContent(), 'cause 16 NORMAL_CLEARING');
+    await settles(() => page.getByTestId('call-cause').textContent(), 'cause 16 NORMAL_CLEARING');
     const title = await page.getByRole('heading', { name: /^Call / }).textContent();
     callId = (title ?? '').replace(/^Call /, '');
     assert.ok(callId.length > 0);
@@ -419,7 +433,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     });
     await page.getByRole('button', { name: 'Import' }).click();
     await page.getByTestId('import-report').waitFor();
-    assert.equal(await page.locator('#import-progress').getAttribute('value'), '1');
+    await settles(() => page.locator('#import-progress').getAttribute('value'), '1');
     assert.match(
       (await page.getByTestId('import-report').textContent()) ?? '',
       /2 of 3 rows imported.*1 refused/,
@@ -437,7 +451,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
       return st !== undefined && st !== 'draft';
     });
     const link = page.locator('tr[data-campaign="web-notice"] a', { hasText: 'all (CSV)' });
-    assert.equal(await link.getAttribute('href'), '/api/campaigns/web-notice/results.csv');
+    await settles(() => link.getAttribute('href'), '/api/campaigns/web-notice/results.csv');
   });
 
   it('adds a user with a role', async () => {
@@ -447,7 +461,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await page.getByLabel('Role', { exact: true }).selectOption('operator');
     await page.getByRole('button', { name: 'Add the user' }).click();
     await page.locator('tr[data-user="night-shift"]').waitFor();
-    assert.equal(await page.getByLabel('Role of night-shift').inputValue(), 'operator');
+    await settles(() => page.getByLabel('Role of night-shift').inputValue(), 'operator');
     await shot('14-users');
   });
 
@@ -502,7 +516,7 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
       widths.scroll <= widths.client,
       `scrollWidth ${widths.scroll} > clientWidth ${widths.client}`,
     );
-    assert.equal(await phone.locator('#main-nav').isVisible(), false);
+    await settles(() => phone.locator('#main-nav').isVisible(), false);
     await phone.getByRole('button', { name: 'Menu' }).click();
     await phone
       .getByRole('navigation', { name: 'Main' })
