@@ -57,6 +57,7 @@ describe('the route walk over every plugin the controller serves', () => {
         calls: { calls: unreachable, stats: unreachable, dial: unreachable, hangup: unreachable },
         flows: new FlowStore(db),
         flowContext: unreachable,
+        metrics: { contentType: 'text/plain', text: unreachable },
         ...idleDialer(db),
       }),
     );
@@ -90,6 +91,7 @@ describe('the route walk over every plugin the controller serves', () => {
       'POST /api/campaigns/:name/:command',
       'POST /api/dnc',
       'POST /api/agents/:extension/login',
+      'GET /metrics',
       'GET /api/docs/json',
       'GET /api/docs/static/*',
     ])

@@ -97,6 +97,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_CONTACTS_MAPPING: 400,
   E_CONTACTS_LIMIT: 413,
   E_CARRIER_LOG: 500,
+  E_MQTT: 503,
+  E_MQTT_COMMAND_UNKNOWN: 404,
 };
 
 interface ErrorBody {

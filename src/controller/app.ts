@@ -14,6 +14,7 @@ import cdrPlugin from '../api/cdr.ts';
 import configPlugin, { type ApplyResult } from '../api/config.ts';
 import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
+import { type MetricsPort, metricsPlugin } from '../api/metrics.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
 import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
 import { CAUSES } from '../calls/cause.ts';
@@ -21,7 +22,7 @@ import { type CallControl, CallManager } from '../calls/manager.ts';
 import { CdrStore } from '../cdr/store.ts';
 import type { SwitchConfig } from '../config/schema.ts';
 import { configFromYaml } from '../config/yaml.ts';
-import { isSwitchboardError } from '../core/errors.ts';
+import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import { Dialer } from '../dialer/dialer.ts';
 import { DialerStore } from '../dialer/store.ts';
 import { ivrApp } from '../ivr/app.ts';
@@ -29,18 +30,23 @@ import type { QueueOutcome, TransferOutcome } from '../ivr/runtime.ts';
 import { flowServices } from '../ivr/services.ts';
 import { FlowStore } from '../ivr/store.ts';
 import type { FlowContext } from '../ivr/validate.ts';
+import { MqttBridge } from '../mqtt/bridge.ts';
+import { mqttFileErrors } from '../mqtt/files.ts';
+import { boxIdentity } from '../mqtt/identity.ts';
 import { type Addon, loadAddon } from '../native/addon.ts';
 import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
 import { readConfigText } from '../runtime/config-file.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
+import { readHealth } from '../system/health.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
 import { AgentDesk } from './agents.ts';
 import { boardFromSpans } from './board.ts';
 import { SwitchDialerPort } from './dialer-port.ts';
 import { LiveFeed } from './live.ts';
+import { SwitchMetrics } from './metrics.ts';
 import { PromptLibrary } from './prompts.ts';
 import { installSeed } from './seed.ts';
 import { SpanWatcher } from './span-watch.ts';
@@ -71,6 +77,8 @@ export interface ControllerOptions {
   spanPollMs?: number;
   /** How often the live view (spans, timeslots) is read for changes, ms; default 250. */
   livePollMs?: number;
+  /** The box's serial number (the board knows it); default what the device tree or DMI says. */
+  serial?: string;
 }
 
 /** What the API plugins of the controller are given. */
@@ -88,6 +96,8 @@ export interface ApiDeps {
   agents: AgentDesk;
   /** What saved flows are checked against (prompts, time conditions of the running configuration). */
   flowContext: () => FlowContext;
+  /** GET /metrics (Prometheus). */
+  metrics: MetricsPort;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
@@ -101,6 +111,7 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
     apiPlugin(callsPlugin, { port: d.calls }),
     apiPlugin(flowsPlugin, { store: d.flows, context: d.flowContext }),
     apiPlugin(campaignsPlugin, { dialer: d.dialer, store: d.dialerStore, agents: d.agents }),
+    apiPlugin(metricsPlugin, { metrics: d.metrics }),
   ];
 }
 
@@ -118,7 +129,12 @@ export class Controller {
   readonly agents: AgentDesk;
   /** Spans, timeslots and call events as they change (web UI WebSocket, MQTT). */
   readonly live: LiveFeed;
+  /** GET /metrics. */
+  readonly metrics: SwitchMetrics;
+  /** MQTT to the NOC (the embedded broker, or a client of the NOC broker). */
+  readonly mqtt: MqttBridge;
   readonly bootId: string;
+  readonly startedAt = new Date().toISOString();
   api?: FastifyInstance;
   address?: string;
   readonly #opts: ControllerOptions;
@@ -127,6 +143,10 @@ export class Controller {
   #running: SwitchConfig;
   #applying: Promise<unknown> = Promise.resolve();
   #spanTimer?: NodeJS.Timeout;
+  /** The outbox's own connection to the database (synchronous=NORMAL; see #openOutboxDb). */
+  readonly #outboxDb: Db;
+  /** Whether bringUp has started MQTT (a configuration applied before that does not restart it). */
+  #mqttStarted = false;
 
   private constructor(opts: ControllerOptions) {
     this.#opts = opts;
@@ -177,6 +197,74 @@ export class Controller {
       snapshot: () => this.engine.snapshot(),
       calls: this.calls,
       ...(opts.livePollMs ? { pollMs: opts.livePollMs } : {}),
+    });
+    this.#outboxDb = openOutboxDb(join(opts.dataDir, 'switchboard.db'));
+    const identity = boxIdentity();
+    if (opts.serial !== undefined) identity.serial = opts.serial;
+    this.mqtt = new MqttBridge({
+      live: this.live,
+      db: this.db,
+      outboxDb: this.#outboxDb,
+      identity,
+      log: opts.log.child({ subsystem: 'mqtt' }),
+      health: readHealth,
+      describe: () => ({
+        name: this.#running.system?.name ?? null,
+        bootId: this.bootId,
+        startedAt: this.startedAt,
+        spans: this.#spansOrNone().map((s) => ({
+          span: s.span,
+          name: s.name,
+          type: s.type,
+          channels: s.totalchans,
+        })),
+      }),
+      commands: {
+        status: () => ({
+          firmware: PACKAGE.version,
+          bootId: this.bootId,
+          startedAt: this.startedAt,
+          revision: this.configs.current()?.revision ?? null,
+          spans: this.live.spans(),
+          calls: this.calls.stats(),
+          campaigns: this.dialer.monitor().map((c) => ({
+            name: c.name,
+            state: c.state,
+            callsUp: c.calls.length,
+          })),
+          mqtt: this.mqtt.stats(),
+        }),
+        maintenance: (op, args) => {
+          this.engine.command({ op, ...args });
+        },
+        campaign: (name, command) => this.dialer[command](name),
+        traceStart: (span, maxBytes) => this.engine.traceStart(span, maxBytes),
+        traceStop: (span) => {
+          this.engine.traceStop(span);
+          const t = this.engine.snapshot().traces.find((x) => x.span === span);
+          return t ?? { span, running: false };
+        },
+      },
+    });
+    this.metrics = new SwitchMetrics({
+      spans: () => this.live.spans(),
+      trunks: () => {
+        try {
+          return this.engine.snapshot().trunks;
+        } catch {
+          return [];
+        }
+      },
+      callsUp: () => this.calls.calls().length,
+      calls: this.live,
+      mqtt: () =>
+        this.mqtt.settings
+          ? {
+              connected: this.mqtt.connected,
+              stats: this.mqtt.stats(),
+              counters: this.mqtt.counters,
+            }
+          : undefined,
     });
     this.agents = new AgentDesk((ext) =>
       (this.#running.extensions ?? []).some((e) => e.name === ext),
@@ -249,6 +337,29 @@ export class Controller {
     };
   }
 
+  /** DAHDI's spans, or none when DAHDI cannot be read. */
+  #spansOrNone(): ReturnType<Addon['spans']> {
+    try {
+      return this.#addon.spans();
+    } catch {
+      return [];
+    }
+  }
+
+  /** Starts (or restarts) MQTT; a broker that cannot listen is logged, the switch runs on. */
+  async #startMqtt(config: SwitchConfig['mqtt']): Promise<void> {
+    this.#mqttStarted = true;
+    try {
+      await this.mqtt.start(config);
+    } catch (err) {
+      if (!isSwitchboardError(err)) throw err;
+      this.#log.error(
+        { code: err.code, subsystem: 'mqtt' },
+        `MQTT is not running: ${err.message}; the switch runs on (fix mqtt in the configuration)`,
+      );
+    }
+  }
+
   /** The board view: what the options say, else DAHDI's spans. */
   board(): BoardLayout {
     return this.#opts.board ?? boardFromSpans(this.#addon.spans());
@@ -314,6 +425,7 @@ export class Controller {
         dialer: this.dialer,
         dialerStore: this.dialerStore,
         agents: this.agents,
+        metrics: this.metrics,
       }),
     });
     this.address = await listen(this.api, {
@@ -328,6 +440,7 @@ export class Controller {
         dialerStore: this.dialerStore,
         log: log.child({ subsystem: 'seed' }),
       });
+    await this.#startMqtt(this.#running.mqtt);
     // Campaigns that were running when the controller stopped carry on.
     this.dialer.run();
     log.info(
@@ -372,9 +485,22 @@ export class Controller {
   apply(config: SwitchConfig, meta: CommitMeta): Promise<ApplyResult> {
     const run = this.#applying.then(async () => {
       const before = this.#running;
+      const mqttChanged = JSON.stringify(before.mqtt) !== JSON.stringify(config.mqtt);
+      if (mqttChanged) {
+        const errors = mqttFileErrors(config.mqtt);
+        const first = errors[0];
+        if (first)
+          throw new SwitchboardError('E_CONFIG_FIELD', `${first.path}: ${first.message}`, {
+            details: errors,
+          });
+      }
       try {
         const { restarted } = await this.#applyNow(config);
         const revision = this.configs.commit(config, meta);
+        if (mqttChanged && this.#mqttStarted) {
+          await this.#startMqtt(config.mqtt);
+          restarted.push('mqtt');
+        }
         this.#log.info(
           { revision: revision.id, author: meta.author, source: meta.source, restarted },
           'revision committed',
@@ -416,7 +542,6 @@ export class Controller {
    */
   async stop(clearMs = 3000): Promise<void> {
     if (this.#spanTimer) clearInterval(this.#spanTimer);
-    this.live.stop();
     try {
       await this.api?.close();
     } catch (err) {
@@ -432,14 +557,31 @@ export class Controller {
         await new Promise((r) => setTimeout(r, 50));
       await this.calls.settled();
     }
+    this.live.stop();
+    // The calls' last events and records reach the broker if it is there (else the outbox keeps them).
+    await this.mqtt.drain(1000);
+    await this.mqtt.stop();
     this.dialer.close();
     try {
       this.engine.stop();
     } catch (err) {
       if (!isSwitchboardError(err)) throw err;
     }
+    if (this.#outboxDb.open) this.#outboxDb.close();
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * A second connection to the database for the MQTT outbox, with synchronous=NORMAL: in WAL mode
+ * its commits survive the controller being killed (kill -9), and cost no disk sync each, which
+ * hundreds of channel events a second need; only a power cut may lose the last of them (call
+ * records themselves are in the CDR store, written with synchronous=FULL).
+ */
+function openOutboxDb(file: string): Db {
+  const db = openDb(file);
+  db.pragma('synchronous = NORMAL');
+  return db;
 }
 
 /**

@@ -88,6 +88,10 @@ export const ERROR_CODES = {
     'the import options of a contact list are wrong (a mapped column the list lacks, an unknown region or zone)',
   E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
   E_CARRIER_LOG: "the simulated carrier's log cannot be read, or a line of it is not a call record",
+  E_MQTT:
+    'the embedded MQTT broker cannot listen, or the NOC broker cannot be reached or refused us',
+  E_MQTT_COMMAND_UNKNOWN:
+    'no MQTT command has that name (bridge/request/<command>: status, block, unblock, campaign_pause, campaign_resume, trace_start, trace_stop)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
