@@ -15,13 +15,13 @@ const MessageId = Type.Integer({
 });
 const At = Type.String({ format: 'date-time', description: 'when it happened' });
 
-function extend<P extends TProperties>(
-  base: TObject,
+function extend<B extends TProperties, P extends TProperties>(
+  base: TObject<B>,
   extra: P,
   id: string,
   description: string,
-): TObject {
-  return Type.Object({ ...extra, ...base.properties } as TProperties, {
+): TObject<P & B> {
+  return Type.Object({ ...extra, ...base.properties } as P & B, {
     $id: id,
     additionalProperties: false,
     description,
@@ -115,7 +115,7 @@ export const BridgeHealth = extend(
   'BridgeHealth',
   'every mqtt.healthSeconds (default 60 s); QoS 0, not retained',
 );
-export type BridgeHealth = Static<typeof Health> & { outbox: OutboxStats };
+export type BridgeHealth = Static<typeof BridgeHealth>;
 
 export const SpanMessage = extend(
   SpanStatus,
@@ -123,7 +123,7 @@ export const SpanMessage = extend(
   'SpanMessage',
   'retained; sent when alarms, links or channel counts change, and counters at most every 5 s',
 );
-export type SpanMessage = SpanStatus & { at: string };
+export type SpanMessage = Static<typeof SpanMessage>;
 
 export const ChannelMessage = extend(
   ChannelStatus,
@@ -131,7 +131,7 @@ export const ChannelMessage = extend(
   'ChannelMessage',
   'when a timeslot changes state; QoS 1 through the outbox',
 );
-export type ChannelMessage = ChannelStatus & { id: number; at: string };
+export type ChannelMessage = Static<typeof ChannelMessage>;
 
 export const CallEventMessage = extend(
   CallEvent,
@@ -139,7 +139,7 @@ export const CallEventMessage = extend(
   'CallEventMessage',
   'a call started, was answered or ended (with its cause); QoS 1 through the outbox',
 );
-export type CallEventMessage = CallEvent & { id: number };
+export type CallEventMessage = Static<typeof CallEventMessage>;
 
 const CdrLeg = Type.Object(
   {

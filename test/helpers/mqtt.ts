@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Test kit for MQTT: a real Mosquitto per test (own port, password file, persistence), and a subscriber that records.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+
+/** A TCP port nobody listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  dir: string;
+  /** Accounts in its password file. */
+  users: Record<string, string>;
+  running(): boolean;
+  /** Stops it with SIGTERM (it saves its persistence file) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same files. */
+  start(): Promise<void>;
+  log(): string;
+  /** Stops it and removes its directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Debian's Mosquitto on a free port of 127.0.0.1, with its own configuration: no anonymous
+ * clients, a password file made by mosquitto_passwd with `users`, persistence in its directory
+ * (subscriptions and queued QoS 1 messages of persistent sessions survive a restart), and no
+ * limit on queued messages.
+ */
+export async function startMosquitto(users: Record<string, string>): Promise<Mosquitto> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-mosquitto-'));
+  const port = await freePort();
+  const passwords = join(dir, 'passwd');
+  writeFileSync(passwords, '');
+  for (const [user, password] of Object.entries(users)) {
+    const r = spawnSync('mosquitto_passwd', ['-b', passwords, user, password], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`mosquitto_passwd: ${r.stderr}`);
+  }
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${passwords}`,
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'autosave_interval 1',
+      'max_queued_messages 0',
+      `log_dest file ${join(dir, 'mosquitto.log')}`,
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
+      '',
+    ].join('\n'),
+  );
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const m: Mosquitto = {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    dir,
+    users,
+    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    async start() {
+      const c = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
+      child = c;
+      exited = new Promise((r) => c.once('exit', () => r()));
+      const until = Date.now() + 10_000;
+      while (!(await portOpen(port))) {
+        if (!m.running()) throw new Error(`mosquitto exited: ${m.log()}`);
+        if (Date.now() > until) throw new Error(`mosquitto does not listen on ${port}: ${m.log()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      if (!m.running()) return;
+      child?.kill('SIGTERM');
+      await exited;
+    },
+    log() {
+      try {
+        return readFileSync(join(dir, 'mosquitto.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    async close() {
+      await m.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await m.start();
+  return m;
+}
+
+export interface Received {
+  topic: string;
+  /** The payload as JSON, or its text when it is not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the payload field by field
+  json: any;
+  retain: boolean;
+}
+
+export interface Recorder {
+  client: MqttClient;
+  messages: Received[];
+  /** Resolves with the first message (already received or to come) matching `pred`. */
+  waitFor(pred: (m: Received) => boolean, timeoutMs?: number): Promise<Received>;
+  close(): Promise<void>;
+}
+
+/**
+ * An MQTT client that subscribes to `topics` (QoS 1) once connected and records every message.
+ * Rejects when the broker refuses the connection.
+ */
+export async function recorder(
+  url: string,
+  topics: string[],
+  options: IClientOptions = {},
+): Promise<Recorder> {
+  const client = mqtt.connect(url, { reconnectPeriod: 200, connectTimeout: 5000, ...options });
+  const messages: Received[] = [];
+  const waiters: { pred: (m: Received) => boolean; ok: (m: Received) => void }[] = [];
+  client.on('message', (topic, payload, packet) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString());
+    } catch {
+      json = payload.toString();
+    }
+    const m: Received = { topic, json, retain: packet.retain };
+    messages.push(m);
+    for (const w of [...waiters])
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.ok(m);
+      }
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+  if (topics.length > 0) await client.subscribeAsync(topics, { qos: 1 });
+  return {
+    client,
+    messages,
+    waitFor(pred, timeoutMs = 10_000) {
+      const seen = messages.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((ok, fail) => {
+        const timer = setTimeout(
+          () =>
+            fail(
+              new Error(
+                `no matching MQTT message within ${timeoutMs} ms; got ${messages.length}: ${JSON.stringify(messages.slice(-5))}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          ok: (m) => {
+            clearTimeout(timer);
+            ok(m);
+          },
+        });
+      });
+    },
+    close: () => new Promise<void>((r) => client.end(true, {}, () => r())),
+  };
+}
+
+/** Sends a request and waits for the response that carries its transaction. */
+export async function request(
+  rec: Recorder,
+  topicPrefix: string,
+  command: string,
+  body: Record<string, unknown>,
+  options: { properties?: { userProperties?: Record<string, string> } } = {},
+): Promise<{ status: string; data: unknown; error: { code: string; message: string } | null }> {
+  const transaction = `t-${Math.random().toString(36).slice(2)}`;
+  const waiting = rec.waitFor(
+    (m) =>
+      m.topic === `${topicPrefix}bridge/response/${command}` && m.json?.transaction === transaction,
+  );
+  await rec.client.publishAsync(
+    `${topicPrefix}bridge/request/${command}`,
+    JSON.stringify({ ...body, transaction }),
+    { qos: 1, ...options },
+  );
+  return (await waiting).json;
+}
