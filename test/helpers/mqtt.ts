@@ -175,6 +175,10 @@ export async function recorder(
       client.end(true);
       reject(err);
     });
+    client.once('close', () => {
+      if (!client.connected && client.options.reconnectPeriod === 0)
+        reject(new Error('the connection closed before the broker accepted it'));
+    });
   });
   if (topics.length > 0) await client.subscribeAsync(topics, { qos: 1 });
   return {
