@@ -169,8 +169,11 @@ export class MqttBridge {
     this.#inflight.clear();
     this.#rewindTo = undefined;
 
+    /** Failed tries to reach the NOC broker since the last connection (for the log). */
+    let failures = 0;
     const events = {
       connected: () => {
+        failures = 0;
         if (generation === this.#generation) this.#onConnected();
       },
       disconnected: (reason: string) => {
@@ -197,7 +200,6 @@ export class MqttBridge {
         onRefused: (what, client) => this.#log.warn({ client }, `MQTT broker refused ${what}`),
       });
     } else {
-      let failures = 0;
       this.#transport = new NocClient({
         settings: s,
         stateTopic: topics.full(TOPICS.state),

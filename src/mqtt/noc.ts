@@ -60,8 +60,9 @@ export class NocClient implements Transport {
   readonly #opts: NocClientOptions;
   #client?: MqttClient;
   #waitMs: number;
-  #connectedOnce = false;
   #wasConnected = false;
+  /** Tries that failed since the last connection. */
+  #failedTries = 0;
   #lastError?: Error;
 
   constructor(opts: NocClientOptions) {
@@ -117,7 +118,6 @@ export class NocClient implements Transport {
     this.#client = client;
     client.on('connect', () => {
       this.#wasConnected = true;
-      this.#connectedOnce = true;
       this.#lastError = undefined;
       this.#waitMs = s.reconnect.minSeconds * 1000;
       client.subscribe(this.#opts.requestTopics, { qos: 1 }, (err) => {
@@ -139,17 +139,18 @@ export class NocClient implements Transport {
     });
     // Before mqtt.js's own handler, which arms the next try with options.reconnectPeriod.
     client.prependListener('close', () => {
+      const reason = this.#lastError ? failureReason(this.#lastError) : 'the connection was closed';
       if (this.#wasConnected) {
         this.#wasConnected = false;
+        this.#failedTries = 1;
         this.#waitMs = s.reconnect.minSeconds * 1000;
-        this.#opts.events.disconnected(
-          this.#lastError ? failureReason(this.#lastError) : 'the connection was closed',
-        );
-      } else if (this.#connectedOnce || this.#lastError) {
-        this.#waitMs = Math.min(this.#waitMs * 2, s.reconnect.maxSeconds * 1000);
+        this.#opts.events.disconnected(reason);
+      } else {
+        // The first try at start waits minSeconds; each failed one after doubles the wait.
+        if (this.#failedTries++ > 0)
+          this.#waitMs = Math.min(this.#waitMs * 2, s.reconnect.maxSeconds * 1000);
+        this.#opts.onFailure?.(reason, this.#waitMs / 1000);
       }
-      const reason = this.#lastError ? failureReason(this.#lastError) : 'connection closed';
-      this.#opts.onFailure?.(reason, this.#waitMs / 1000);
       this.#lastError = undefined;
       client.options.reconnectPeriod = this.#waitMs;
       // The password may have been changed on the box meanwhile.

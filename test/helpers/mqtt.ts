@@ -2,7 +2,7 @@
 // Test kit for MQTT: a real Mosquitto per test (own port, password file, persistence), and a subscriber that records.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,18 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
       '',
     ].join('\n'),
   );
+  // Started as root, mosquitto drops to its own user: that user must own its files.
+  let userLine = '';
+  if (process.getuid?.() === 0) {
+    const owner = /^mosquitto:[^:]*:(\d+):(\d+):/m.exec(
+      spawnSync('getent', ['passwd', 'mosquitto'], { encoding: 'utf8' }).stdout ?? '',
+    );
+    if (owner) {
+      const [uid, gid] = [Number(owner[1]), Number(owner[2])];
+      for (const f of ['', ...readdirSync(dir)]) chownSync(join(dir, f), uid, gid);
+    } else userLine = 'user root';
+  }
+  if (userLine !== '') writeFileSync(conf, `${userLine}\n${readFileSync(conf, 'utf8')}`);
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const m: Mosquitto = {
@@ -170,14 +182,22 @@ export async function recorder(
       }
   });
   await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', (err) => {
+    const failed = (err: Error) => {
       client.end(true);
       reject(err);
-    });
-    client.once('close', () => {
-      if (!client.connected && client.options.reconnectPeriod === 0)
-        reject(new Error('the connection closed before the broker accepted it'));
+    };
+    const closed = () => {
+      if (client.options.reconnectPeriod === 0)
+        failed(new Error('the connection closed before the broker accepted it'));
+    };
+    client.once('error', failed);
+    client.once('close', closed);
+    client.once('connect', () => {
+      // From here on, errors and closes are the broker going away: mqtt.js reconnects.
+      client.off('error', failed);
+      client.off('close', closed);
+      client.on('error', () => undefined);
+      resolve();
     });
   });
   if (topics.length > 0) await client.subscribeAsync(topics, { qos: 1 });
