@@ -83,6 +83,11 @@ export const startCommand: Command = {
     'on the far ends of the cables and calls flow; the controller logs each call. Logs are',
     'JSON lines. Ctrl-C stops the carrier, the controller, and the simulator if this command',
     'started it.',
+    '',
+    'MQTT to the NOC follows the `mqtt` section of the configuration (docs/mqtt.md): without a',
+    'broker there, an embedded broker listens on port 1883, where clients log in with an API',
+    'token of the box as password; with one, the controller is an MQTT 5 client of it. GET',
+    '/metrics serves Prometheus metrics to any API token (viewer and up).',
   ].join('\n'),
   async run({ values }) {
     const log = logger.child({ subsystem: 'start' });
