@@ -127,7 +127,7 @@ describe('mqtt commands', () => {
     const h = harness();
     const r = h.run('block', { token: 'sbt_operator', channel: 0, extra: true });
     assert.equal(r.error?.code, 'E_REQUEST_FIELD');
-    const paths = (r.error?.details as { path: string }[]).map((d) => d.path).sort();
+    const paths = ((r.error?.details ?? []) as { path: string }[]).map((d) => d.path).sort();
     assert.deepEqual(paths, ['channel', 'extra', 'trunk']);
     const span = h.run('trace_stop', { token: 'sbt_installer', span: 200 });
     assert.equal(span.error?.code, 'E_REQUEST_FIELD');
