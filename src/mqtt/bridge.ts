@@ -89,6 +89,7 @@ export class MqttBridge {
   #inflight = new Set<number>();
   #rewindTo?: number;
   #pumping = false;
+  readonly #refusals = new Map<string, { at: number; more: number }>();
   #pumpAgain = false;
   readonly dropped: Record<OutboxKind, number> = { channel: 0, call: 0, cdr: 0 };
   refused = 0;
@@ -197,7 +198,7 @@ export class MqttBridge {
           return who && { user: who.user, role: who.role, tokenId: who.tokenId };
         },
         events,
-        onRefused: (what, client) => this.#log.warn({ client }, `MQTT broker refused ${what}`),
+        onRefused: (what, client) => this.#logRefusal(what, client),
       });
     } else {
       this.#transport = new NocClient({
@@ -301,6 +302,21 @@ export class MqttBridge {
     this.#settings = undefined;
     this.#inflight.clear();
     this.#buffer = [];
+  }
+
+  /** The broker's refusals, each kind logged at most once a minute (a client retrying in a loop). */
+  #logRefusal(what: string, client: string): void {
+    const now = Date.now();
+    const seen = this.#refusals.get(what);
+    if (seen && now - seen.at < 60_000) {
+      seen.more++;
+      return;
+    }
+    this.#refusals.set(what, { at: now, more: 0 });
+    this.#log.warn(
+      { client, ...(seen?.more ? { sameSinceLastLine: seen.more } : {}) },
+      `MQTT broker refused ${what}`,
+    );
   }
 
   #subscribeLive(s: MqttSettings): void {
