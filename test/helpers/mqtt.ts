@@ -37,6 +37,8 @@ function portOpen(port: number): Promise<boolean> {
 export interface Mosquitto {
   port: number;
   url: string;
+  /** With `tls`: mqtts://localhost:PORT, and the CA, client certificate and key (CN box-t). */
+  tls?: { url: string; ca: string; cert: string; key: string };
   dir: string;
   /** Accounts in its password file. */
   users: Record<string, string>;
@@ -56,9 +58,14 @@ export interface Mosquitto {
  * (subscriptions and queued QoS 1 messages of persistent sessions survive a restart), and no
  * limit on queued messages.
  */
-export async function startMosquitto(users: Record<string, string>): Promise<Mosquitto> {
+export async function startMosquitto(
+  users: Record<string, string>,
+  options: { tls?: boolean } = {},
+): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-mosquitto-'));
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
+  if (options.tls) makeCertificates(dir);
   const passwords = join(dir, 'passwd');
   writeFileSync(passwords, '');
   for (const [user, password] of Object.entries(users)) {
@@ -83,6 +90,17 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
       'log_type warning',
       'log_type notice',
       'log_type information',
+      // TLS: a client certificate signed by the test CA is required; its CN is the user name.
+      ...(tlsPort === undefined
+        ? []
+        : [
+            `listener ${tlsPort} 127.0.0.1`,
+            `cafile ${join(dir, 'ca.pem')}`,
+            `certfile ${join(dir, 'server.pem')}`,
+            `keyfile ${join(dir, 'server.key')}`,
+            'require_certificate true',
+            'use_identity_as_username true',
+          ]),
       '',
     ].join('\n'),
   );
@@ -103,6 +121,16 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
   const m: Mosquitto = {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    ...(tlsPort === undefined
+      ? {}
+      : {
+          tls: {
+            url: `mqtts://localhost:${tlsPort}`,
+            ca: join(dir, 'ca.pem'),
+            cert: join(dir, 'client.pem'),
+            key: join(dir, 'client.key'),
+          },
+        }),
     dir,
     users,
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
@@ -136,6 +164,56 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
   };
   await m.start();
   return m;
+}
+
+/**
+ * A test CA (ca.pem) and, signed by it, a server certificate for localhost and 127.0.0.1
+ * (server.pem/key) and a client certificate with CN box-t (client.pem/key), all in `dir`;
+ * and another CA (other-ca.pem) that signed none of them.
+ */
+export function makeCertificates(dir: string): void {
+  const ssl = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  for (const ca of ['ca', 'other-ca'])
+    ssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${ca}`,
+    );
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  for (const [name, cn, ext] of [
+    ['server', 'localhost', ['-extfile', 'server.ext']],
+    ['client', 'box-t', []],
+  ] as const) {
+    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      ...ext,
+    );
+  }
 }
 
 export interface Received {
