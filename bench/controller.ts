@@ -234,6 +234,7 @@ async function api(): Promise<object> {
       },
       flows: new FlowStore(db),
       flowContext: unused,
+      metrics: { contentType: 'text/plain', text: unused },
       ...idleDialer(db),
       firmware: {
         maxBundleBytes: 1,

@@ -9,13 +9,14 @@ say() { printf 'setup: %s\n' "$*"; }
 # --- Debian packages ----------------------------------------------------------------------------
 # Signalling stacks and DSP for the addon, DAHDI tools and headers for the simulator, espeak-ng and
 # sox for prompts, tshark to decode signalling captures in tests, python3 for the scripted MTP2 peer,
-# Mosquitto (the NOC's broker in MQTT tests), Chromium (web UI tests), socat (the simulated board MCU).
+# Mosquitto and openssl (the NOC's broker and its TLS certificates in MQTT tests), Chromium (web UI
+# tests), socat (the simulated board MCU).
 packages=(
   build-essential pkg-config
   libpri-dev libss7-dev libopenr2-dev libopenr2-bin libspandsp-dev libtonezone-dev
   dahdi dahdi-source nlohmann-json3-dev
   espeak-ng sox tshark python3
-  mosquitto chromium socat
+  mosquitto openssl chromium socat
 )
 # One dpkg-query for all: it prints the packages it knows (and fails if any is unknown).
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)

@@ -176,6 +176,7 @@ describe('config api', () => {
       'blacklists',
       'routes',
       'extensions',
+      'mqtt',
     ]);
     assert.deepEqual(Object.keys(body.trunks).sort(), ['analog', 'mfcr2', 'pri', 'ss7']);
     assert.ok(

@@ -63,6 +63,7 @@ describe('the route walk over every plugin the controller serves', () => {
         calls: { calls: unreachable, stats: unreachable, dial: unreachable, hangup: unreachable },
         flows: new FlowStore(db),
         flowContext: unreachable,
+        metrics: { contentType: 'text/plain', text: unreachable },
         ...idleDialer(db),
         firmware: {
           maxBundleBytes: 1024,
@@ -115,6 +116,7 @@ describe('the route walk over every plugin the controller serves', () => {
       'POST /api/firmware/bundle',
       'POST /api/firmware/reboot',
       'POST /api/system/factory-reset',
+      'GET /metrics',
       'GET /api/docs/json',
       'GET /api/docs/static/*',
       'GET /api/live',

@@ -396,6 +396,104 @@ const auditUserOf = new WeakMap<FastifyRequest, string>();
 /** The token a token caller used, for the audit log. */
 const tokenOf = new WeakMap<FastifyRequest, number>();
 
+/** Who an API token acts for: its creator, never beyond that account's role today. */
+export interface TokenIdentity {
+  tokenId: number;
+  userId: number;
+  user: string;
+  /** The weaker of the token's role and its creator's current role. */
+  role: Role;
+}
+
+/**
+ * Checks API tokens (`sbt_...`) against the store, for the HTTP API and for anything else that
+ * accepts them (MQTT). A revoked token, one whose account is disabled or deleted, or anything
+ * that is not a token gives undefined. `last_used_at` is written at most every `touchMs`.
+ * Migrates the auth area first, so it works on a store the API has not opened yet.
+ */
+export function tokenChecker(
+  db: Db,
+  touchMs = 60_000,
+): (token: string) => TokenIdentity | undefined {
+  migrate(db, 'auth', AUTH_MIGRATIONS);
+  const byHash = db.prepare(`SELECT t.*, u.name AS created_by_name, u.role AS user_role,
+      u.disabled FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by WHERE t.token_hash = ?`);
+  const touch = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
+  return (token) => {
+    if (!token.startsWith(TOKEN_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(token.slice(4)))
+      return undefined;
+    const row = byHash.get(sha256(token)) as TokenAuthRow | undefined;
+    if (row === undefined || row.revoked_at !== null) return undefined;
+    // A token acts for the account that made it: never beyond that account's role today.
+    if (row.created_by === null || row.user_role === null || row.disabled !== 0) return undefined;
+    const now = new Date();
+    if (row.last_used_at === null || now.getTime() - Date.parse(row.last_used_at) >= touchMs)
+      touch.run(now.toISOString(), row.id);
+    return {
+      tokenId: row.id,
+      userId: row.created_by,
+      user: row.created_by_name ?? '',
+      role: weaker(row.role, row.user_role),
+    };
+  };
+}
+
+/** One row of the audit log. */
+export interface AuditEntry {
+  user: string | null;
+  /** session, token */
+  via: string | null;
+  tokenId: number | null;
+  /** The caller's address, when known. */
+  ip: string | null;
+  /** The HTTP method, or `MQTT` for a command received over MQTT. */
+  method: string;
+  /** The URL, or the MQTT topic. */
+  url: string;
+  /** The HTTP status (an MQTT command: the status its error code maps to, 200 when done). */
+  status: number;
+  action: string | null;
+  /** Recorded without secrets (see redact) and cut at 4096 characters of JSON. */
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * Writes audit rows (the auth plugin's and those of changes made outside HTTP, such as MQTT
+ * commands), keeping the newest `keep`. Migrates the auth area first. A failed write throws.
+ */
+export function auditWriter(db: Db, keep = 100000): (entry: AuditEntry) => void {
+  migrate(db, 'auth', AUTH_MIGRATIONS);
+  const insert = db.prepare(`INSERT INTO audit
+      (at, user_name, via, token_id, ip, method, url, status, action, detail)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const prune = db.prepare('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?');
+  let sincePrune = 0;
+  return (e) => {
+    let detail: string | null = null;
+    if (e.detail !== undefined) {
+      detail = JSON.stringify(redact(e.detail));
+      if (detail.length > AUDIT_DETAIL_MAX)
+        detail = JSON.stringify({ truncated: detail.slice(0, AUDIT_DETAIL_MAX) });
+    }
+    insert.run(
+      new Date().toISOString(),
+      e.user,
+      e.via,
+      e.tokenId,
+      e.ip,
+      e.method,
+      e.url,
+      e.status,
+      e.action,
+      detail,
+    );
+    if (++sincePrune >= 1000) {
+      sincePrune = 0;
+      prune.run(keep);
+    }
+  };
+}
+
 /**
  * The auth plugin: migrates the 'auth' area, checks every route's access declaration as it is
  * registered, authenticates every request (session cookie + CSRF, or bearer token), records
@@ -446,8 +544,6 @@ export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, opts) => 
     deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
     deleteSessionsOf: db.prepare('DELETE FROM sessions WHERE user_id = ? AND id != ?'),
     deleteStaleSessions: db.prepare('DELETE FROM sessions WHERE expires_ms <= ? OR seen_ms <= ?'),
-    tokenByHash: db.prepare(`SELECT t.*, u.name AS created_by_name, u.role AS user_role,
-      u.disabled FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by WHERE t.token_hash = ?`),
     tokens: db.prepare(`SELECT t.*, u.name AS created_by_name FROM api_tokens t
       LEFT JOIN users u ON u.id = t.created_by ORDER BY t.id`),
     tokensOf: db.prepare(`SELECT t.*, u.name AS created_by_name FROM api_tokens t
@@ -456,17 +552,12 @@ export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, opts) => 
       LEFT JOIN users u ON u.id = t.created_by WHERE t.id = ?`),
     insertToken: db.prepare(`INSERT INTO api_tokens (name, role, token_hash, created_by, created_at)
       VALUES (?, ?, ?, ?, ?)`),
-    touchToken: db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
     revokeToken: db.prepare(
       'UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
     ),
     revokeTokensOf: db.prepare(
       'UPDATE api_tokens SET revoked_at = ? WHERE created_by = ? AND revoked_at IS NULL',
     ),
-    insertAudit: db.prepare(`INSERT INTO audit
-      (at, user_name, via, token_id, ip, method, url, status, action, detail)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    pruneAudit: db.prepare('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?'),
   };
 
   const hashPassword = (password: string) => hash(password.normalize('NFC'), argon2);
@@ -519,18 +610,8 @@ export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, opts) => 
     return { id: row.id, csrf: row.csrf, row };
   }
 
-  function tokenCaller(token: string): TokenAuthRow | undefined {
-    if (!token.startsWith(TOKEN_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(token.slice(4)))
-      return undefined;
-    const row = sql.tokenByHash.get(sha256(token)) as TokenAuthRow | undefined;
-    if (row === undefined || row.revoked_at !== null) return undefined;
-    // A token acts for the account that made it: never beyond that account's role today.
-    if (row.created_by === null || row.user_role === null || row.disabled !== 0) return undefined;
-    const now = new Date();
-    if (row.last_used_at === null || now.getTime() - Date.parse(row.last_used_at) >= touchMs)
-      sql.touchToken.run(now.toISOString(), row.id);
-    return row;
-  }
+  const tokenCaller = tokenChecker(db, touchMs);
+  const audit = auditWriter(db, auditKeep);
 
   // Long-lived connections (the live WebSocket) ask again whether their caller is still in:
   // logged out, timed out, disabled, its token revoked. Nothing is touched (no last-seen write):
@@ -574,16 +655,11 @@ export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, opts) => 
       const bearer = /^Bearer +(\S+)$/i.exec(authorization);
       if (bearer === null)
         throw authRequired(reply, 'the Authorization header must be "Bearer <API token>"');
-      const row = tokenCaller(bearer[1] ?? '');
-      if (row === undefined)
+      const who = tokenCaller(bearer[1] ?? '');
+      if (who === undefined)
         throw authRequired(reply, 'the API token is unknown, revoked, or its account is disabled');
-      req.user = {
-        id: row.created_by ?? 0,
-        name: row.created_by_name ?? '',
-        role: weaker(row.role, row.user_role ?? 'viewer'),
-        via: 'token',
-      };
-      tokenOf.set(req, row.id);
+      req.user = { id: who.userId, name: who.user, role: who.role, via: 'token' };
+      tokenOf.set(req, who.tokenId);
     } else {
       const sid = req.cookies[SESSION_COOKIE];
       if (sid === undefined)
@@ -618,36 +694,24 @@ export const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, opts) => 
 
   // ---- the audit log: every change, with who made it and how it ended
 
-  let auditsSincePrune = 0;
   app.addHook('onResponse', async (req, reply) => {
     if (SAFE_METHODS.has(req.method)) return;
     // A change refused for want of credentials changed nothing and names nobody; recording it
     // would let anyone on the network push the real history out of the log (see auditKeep).
     // Failed logins and setups are kept: they set an action, and the rate limits bound them.
     if (req.user === undefined && req.auditAction === undefined && reply.statusCode === 401) return;
-    let detail: string | null = null;
-    if (req.auditDetail !== undefined) {
-      detail = JSON.stringify(redact(req.auditDetail));
-      if (detail.length > AUDIT_DETAIL_MAX)
-        detail = JSON.stringify({ truncated: detail.slice(0, AUDIT_DETAIL_MAX) });
-    }
     try {
-      sql.insertAudit.run(
-        new Date().toISOString(),
-        req.user?.name ?? auditUserOf.get(req) ?? null,
-        req.user?.via ?? null,
-        tokenOf.get(req) ?? null,
-        req.ip,
-        req.method,
-        auditUrl(req.url),
-        reply.statusCode,
-        req.auditAction ?? null,
-        detail,
-      );
-      if (++auditsSincePrune >= 1000) {
-        auditsSincePrune = 0;
-        sql.pruneAudit.run(auditKeep);
-      }
+      audit({
+        user: req.user?.name ?? auditUserOf.get(req) ?? null,
+        via: req.user?.via ?? null,
+        tokenId: tokenOf.get(req) ?? null,
+        ip: req.ip,
+        method: req.method,
+        url: auditUrl(req.url),
+        status: reply.statusCode,
+        action: req.auditAction ?? null,
+        ...(req.auditDetail === undefined ? {} : { detail: req.auditDetail }),
+      });
     } catch (err) {
       req.log.error({ err }, 'the audit log cannot be written');
     }

@@ -118,6 +118,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_WEB_NOT_BUILT: 503,
   E_BACKUP_INVALID: 400,
   E_RESTORE_NONE: 404,
+  E_MQTT: 503,
+  E_MQTT_COMMAND_UNKNOWN: 404,
 };
 
 interface ErrorBody {

@@ -107,7 +107,7 @@ export const benchCommand: Command = {
   options: {},
   positionals: [0, 1],
   details:
-    'The result file holds the figures and the machine they were measured on (CPU model and count,\nmemory, kernel, Node.js version, date).',
+    'The result file holds the figures and the machine they were measured on (CPU model and count,\nmemory, kernel, Node.js version, date). Benches: sim, calls, media, controller, dialer, mqtt\n(MQTT messages per second with 480 channels churning); README has their options.',
   async run({ positionals, io }) {
     const name = positionals[0];
     if (name === undefined) {

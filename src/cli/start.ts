@@ -102,6 +102,11 @@ export const startCommand: Command = {
     'carrier, the controller (which closes the bypass relay), the simulated MCU, and the',
     'simulator if this command started it. A pending factory reset (DIR/.factory-reset in the',
     'data directory, written by POST /api/system/factory-reset) first clears the data directory.',
+    '',
+    'MQTT to the NOC follows the `mqtt` section of the configuration (docs/mqtt.md): without a',
+    'broker there, an embedded broker listens on port 1883, where clients log in with an API',
+    'token of the box as password; with one, the controller is an MQTT 5 client of it. GET',
+    '/metrics serves Prometheus metrics to any API token (viewer and up).',
   ].join('\n'),
   async run({ values }) {
     const log = logger.child({ subsystem: 'start' });

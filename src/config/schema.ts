@@ -2,6 +2,7 @@
 // The switch's whole configuration, in installer words: one TypeBox schema for the store, API, YAML and UI.
 
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { MqttConfig } from '../mqtt/config.ts';
 import type { EngineTrunk } from '../native/engine.ts';
 
 const Name = Type.String({
@@ -330,6 +331,7 @@ export const SwitchConfig = Type.Object(
       ),
     ),
     extensions: Type.Optional(Type.Array(Extension)),
+    mqtt: Type.Optional(MqttConfig),
   },
   { additionalProperties: false },
 );

@@ -3,6 +3,7 @@
 
 import { SwitchboardError } from '../core/errors.ts';
 import { type FieldError, schemaErrors } from '../core/schema.ts';
+import { mqttConfigErrors } from '../mqtt/config.ts';
 import { patternError } from '../routing/pattern.ts';
 import { type BoardSpans, validateTrunks } from '../trunks/validate.ts';
 import { SwitchConfig } from './schema.ts';
@@ -252,6 +253,7 @@ function crossErrors(c: SwitchConfig, board: BoardSpans | undefined): FieldError
         message: `no extension ${d.extension} is defined`,
       });
   });
+  out.push(...mqttConfigErrors(c.mqtt));
   return out;
 }
 

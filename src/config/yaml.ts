@@ -20,6 +20,7 @@ const SECTION_NOTES: Readonly<Record<(typeof SECTIONS)[number], string>> = {
   blacklists: 'blacklists: numbers refused inbound and outbound',
   routes: 'routes: inbound and outbound, each list tried in order (the first match wins)',
   extensions: 'extensions: phones on FXS ports',
+  mqtt: 'MQTT to the NOC: the embedded broker or the NOC broker, topics, TLS, the outbox (docs/mqtt.md)',
 };
 
 export interface YamlExportOptions {

@@ -18,6 +18,7 @@ import { type FirmwarePort, firmwarePlugin } from '../api/firmware.ts';
 import { flowsPlugin } from '../api/flows.ts';
 import { healthPlugin } from '../api/health.ts';
 import { type LiveSource, livePlugin } from '../api/live.ts';
+import { type MetricsPort, metricsPlugin } from '../api/metrics.ts';
 import { type ApiPlugin, apiPlugin, buildApi, listen, PACKAGE } from '../api/server.ts';
 import { systemPlugin } from '../api/system.ts';
 import { type TrunkPort, trunksPlugin } from '../api/trunks.ts';
@@ -35,7 +36,7 @@ import { type CallControl, CallManager } from '../calls/manager.ts';
 import { CdrStore } from '../cdr/store.ts';
 import type { SwitchConfig } from '../config/schema.ts';
 import { configFromYaml } from '../config/yaml.ts';
-import { isSwitchboardError } from '../core/errors.ts';
+import { isSwitchboardError, SwitchboardError } from '../core/errors.ts';
 import { Dialer } from '../dialer/dialer.ts';
 import { DialerStore } from '../dialer/store.ts';
 import { ivrApp } from '../ivr/app.ts';
@@ -43,6 +44,9 @@ import type { QueueOutcome, TransferOutcome } from '../ivr/runtime.ts';
 import { flowServices } from '../ivr/services.ts';
 import { FlowStore } from '../ivr/store.ts';
 import type { FlowContext } from '../ivr/validate.ts';
+import { MqttBridge } from '../mqtt/bridge.ts';
+import { mqttFileErrors } from '../mqtt/files.ts';
+import { boxIdentity } from '../mqtt/identity.ts';
 import { type Addon, loadAddon } from '../native/addon.ts';
 import { Engine, type EngineEvent } from '../native/engine.ts';
 import { Router } from '../routing/router.ts';
@@ -52,7 +56,7 @@ import type { LogRing } from '../runtime/log-ring.ts';
 import { applyStagedRestore, DB_FILE } from '../store/backup.ts';
 import { type CommitMeta, ConfigStore } from '../store/config-store.ts';
 import { type Db, openDb } from '../store/db.ts';
-import type { Health } from '../system/health.ts';
+import { type Health, readHealth } from '../system/health.ts';
 import { type Release, readRelease } from '../system/release.ts';
 import { applySwitchConfig } from '../trunks/apply.ts';
 import type { BoardLayout } from '../trunks/system-conf.ts';
@@ -63,6 +67,7 @@ import { AgentDesk } from './agents.ts';
 import { boardFromSpans } from './board.ts';
 import { SwitchDialerPort } from './dialer-port.ts';
 import { LiveFeed } from './live.ts';
+import { SwitchMetrics } from './metrics.ts';
 import { PromptLibrary } from './prompts.ts';
 import { installSeed } from './seed.ts';
 import { SpanWatcher } from './span-watch.ts';
@@ -110,6 +115,8 @@ export interface ControllerOptions {
   firmware?: { tools?: BootTools; release?: Release; maxBundleBytes?: number; dataRoot?: string };
   /** The built web UI served at /; default web/dist of the repository. */
   webRoot?: string;
+  /** The box's serial number (the board knows it); default what the device tree or DMI says. */
+  serial?: string;
 }
 
 /** What the API plugins of the controller are given. */
@@ -143,6 +150,8 @@ export interface ApiDeps {
   boxName: () => string | undefined;
   /** The built web UI; default web/dist. */
   webRoot?: string;
+  /** GET /metrics (Prometheus). */
+  metrics: MetricsPort;
 }
 
 /** Every API plugin the controller serves, in order (the auth walk test builds the same list). */
@@ -171,6 +180,7 @@ export function apiPlugins(d: ApiDeps): ApiPlugin[] {
       boxName: d.boxName,
     }),
     apiPlugin(webPlugin, d.webRoot === undefined ? {} : { root: d.webRoot }),
+    apiPlugin(metricsPlugin, { metrics: d.metrics }),
   ];
 }
 
@@ -193,6 +203,11 @@ export class Controller {
   readonly boardModel: BoardModel;
   /** The board MCU's controller; undefined when no serial device is configured. */
   boardController?: BoardController;
+  /** GET /metrics. */
+  readonly metrics: SwitchMetrics;
+  /** MQTT to the NOC (the embedded broker, or a client of the NOC broker). */
+  readonly mqtt: MqttBridge;
+  readonly startedAt = new Date().toISOString();
   api?: FastifyInstance;
   address?: string;
   readonly #opts: ControllerOptions;
@@ -201,6 +216,10 @@ export class Controller {
   #running: SwitchConfig;
   #applying: Promise<unknown> = Promise.resolve();
   #spanTimer?: NodeJS.Timeout;
+  /** The outbox's own connection to the database (synchronous=NORMAL; see #openOutboxDb). */
+  readonly #outboxDb: Db;
+  /** Whether bringUp has started MQTT (a configuration applied before that does not restart it). */
+  #mqttStarted = false;
 
   private constructor(opts: ControllerOptions) {
     this.#opts = opts;
@@ -273,6 +292,74 @@ export class Controller {
       calls: this.calls,
       ...(opts.livePollMs ? { pollMs: opts.livePollMs } : {}),
     });
+    this.#outboxDb = openOutboxDb(join(opts.dataDir, 'switchboard.db'));
+    const identity = boxIdentity();
+    if (opts.serial !== undefined) identity.serial = opts.serial;
+    this.mqtt = new MqttBridge({
+      live: this.live,
+      db: this.db,
+      outboxDb: this.#outboxDb,
+      identity,
+      log: opts.log.child({ subsystem: 'mqtt' }),
+      health: readHealth,
+      describe: () => ({
+        name: this.#running.system?.name ?? null,
+        bootId: this.bootId,
+        startedAt: this.startedAt,
+        spans: this.#spansOrNone().map((s) => ({
+          span: s.span,
+          name: s.name,
+          type: s.type,
+          channels: s.totalchans,
+        })),
+      }),
+      commands: {
+        status: () => ({
+          firmware: PACKAGE.version,
+          bootId: this.bootId,
+          startedAt: this.startedAt,
+          revision: this.configs.current()?.revision ?? null,
+          spans: this.live.spans(),
+          calls: this.calls.stats(),
+          campaigns: this.dialer.monitor().map((c) => ({
+            name: c.name,
+            state: c.state,
+            callsUp: c.calls.length,
+          })),
+          mqtt: this.mqtt.stats(),
+        }),
+        maintenance: (op, args) => {
+          this.engine.command({ op, ...args });
+        },
+        campaign: (name, command) => this.dialer[command](name),
+        traceStart: (span, maxBytes) => this.engine.traceStart(span, maxBytes),
+        traceStop: (span) => {
+          this.engine.traceStop(span);
+          const t = this.engine.snapshot().traces.find((x) => x.span === span);
+          return t ?? { span, running: false };
+        },
+      },
+    });
+    this.metrics = new SwitchMetrics({
+      spans: () => this.live.spans(),
+      trunks: () => {
+        try {
+          return this.engine.snapshot().trunks;
+        } catch {
+          return [];
+        }
+      },
+      callsUp: () => this.calls.calls().length,
+      calls: this.live,
+      mqtt: () =>
+        this.mqtt.settings
+          ? {
+              connected: this.mqtt.connected,
+              stats: this.mqtt.stats(),
+              counters: this.mqtt.counters,
+            }
+          : undefined,
+    });
     this.agents = new AgentDesk((ext) =>
       (this.#running.extensions ?? []).some((e) => e.name === ext),
     );
@@ -342,6 +429,29 @@ export class Controller {
       // No queues until the ACD is built: a flow naming one is refused when saved.
       queueExists: () => false,
     };
+  }
+
+  /** DAHDI's spans, or none when DAHDI cannot be read. */
+  #spansOrNone(): ReturnType<Addon['spans']> {
+    try {
+      return this.#addon.spans();
+    } catch {
+      return [];
+    }
+  }
+
+  /** Starts (or restarts) MQTT; a broker that cannot listen is logged, the switch runs on. */
+  async #startMqtt(config: SwitchConfig['mqtt']): Promise<void> {
+    this.#mqttStarted = true;
+    try {
+      await this.mqtt.start(config);
+    } catch (err) {
+      if (!isSwitchboardError(err)) throw err;
+      this.#log.error(
+        { code: err.code, subsystem: 'mqtt' },
+        `MQTT is not running: ${err.message}; the switch runs on (fix mqtt in the configuration)`,
+      );
+    }
   }
 
   /** The board view: what the options say, else DAHDI's spans. */
@@ -420,6 +530,7 @@ export class Controller {
         logs: logRing,
         boxName: () => this.#running.system?.name,
         ...(this.#opts.webRoot === undefined ? {} : { webRoot: this.#opts.webRoot }),
+        metrics: this.metrics,
       }),
     });
     this.address = await listen(this.api, {
@@ -434,6 +545,7 @@ export class Controller {
         dialerStore: this.dialerStore,
         log: log.child({ subsystem: 'seed' }),
       });
+    await this.#startMqtt(this.#running.mqtt);
     // Campaigns that were running when the controller stopped carry on.
     this.dialer.run();
     log.info(
@@ -528,9 +640,22 @@ export class Controller {
   apply(config: SwitchConfig, meta: CommitMeta): Promise<ApplyResult> {
     const run = this.#applying.then(async () => {
       const before = this.#running;
+      const mqttChanged = JSON.stringify(before.mqtt) !== JSON.stringify(config.mqtt);
+      if (mqttChanged) {
+        const errors = mqttFileErrors(config.mqtt);
+        const first = errors[0];
+        if (first)
+          throw new SwitchboardError('E_CONFIG_FIELD', `${first.path}: ${first.message}`, {
+            details: errors,
+          });
+      }
       try {
         const { restarted } = await this.#applyNow(config);
         const revision = this.configs.commit(config, meta);
+        if (mqttChanged && this.#mqttStarted) {
+          await this.#startMqtt(config.mqtt);
+          restarted.push('mqtt');
+        }
         this.#log.info(
           { revision: revision.id, author: meta.author, source: meta.source, restarted },
           'revision committed',
@@ -572,7 +697,6 @@ export class Controller {
    */
   async stop(clearMs = 3000): Promise<void> {
     if (this.#spanTimer) clearInterval(this.#spanTimer);
-    this.live.stop();
     try {
       await this.api?.close();
     } catch (err) {
@@ -588,6 +712,10 @@ export class Controller {
         await new Promise((r) => setTimeout(r, 50));
       await this.calls.settled();
     }
+    this.live.stop();
+    // The calls' last events and records reach the broker if it is there (else the outbox keeps them).
+    await this.mqtt.drain(1000);
+    await this.mqtt.stop();
     this.dialer.close();
     try {
       this.engine.stop();
@@ -596,8 +724,21 @@ export class Controller {
     }
     // The switch no longer carries the E1: the bypass relay patches the carrier through.
     await this.boardController?.stop();
+    if (this.#outboxDb.open) this.#outboxDb.close();
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * A second connection to the database for the MQTT outbox, with synchronous=NORMAL: in WAL mode
+ * its commits survive the controller being killed (kill -9), and cost no disk sync each, which
+ * hundreds of channel events a second need; only a power cut may lose the last of them (call
+ * records themselves are in the CDR store, written with synchronous=FULL).
+ */
+function openOutboxDb(file: string): Db {
+  const db = openDb(file);
+  db.pragma('synchronous = NORMAL');
+  return db;
 }
 
 /**

@@ -121,6 +121,10 @@ export const ERROR_CODES = {
   E_BACKUP_INVALID:
     'an uploaded restore file is not a Switchboard backup this firmware can use (not SQLite, damaged, another program, newer schema)',
   E_RESTORE_NONE: 'no restore is staged to be applied at the next start',
+  E_MQTT:
+    'the embedded MQTT broker cannot listen, or the NOC broker cannot be reached or refused us',
+  E_MQTT_COMMAND_UNKNOWN:
+    'no MQTT command has that name (bridge/request/<command>: status, block, unblock, campaign_pause, campaign_resume, trace_start, trace_stop)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

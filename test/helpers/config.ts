@@ -51,6 +51,7 @@ export function sampleConfig(): SwitchConfig {
       { number: '201', trunk: 'phones', channel: 1, name: 'Reception' },
       { number: '0202', trunk: 'phones', channel: 2 },
     ],
+    mqtt: { nodeId: 'lab-box', healthSeconds: 30, cdr: true, embedded: { port: 0 } },
   };
   return structuredClone(config) as SwitchConfig;
 }
