@@ -115,6 +115,8 @@ export async function bridgeRun(broker: 'embedded' | 'mosquitto'): Promise<RunFi
     log: pino({ level: 'silent' }),
     window: WINDOW,
     describe: () => ({
+      model: 'sim-demo',
+      firmware: { version: '0.1.0', build: 'dev', compatible: 'switchboard-sim-demo' },
       name: 'bench',
       bootId: 'bench',
       startedAt: new Date().toISOString(),

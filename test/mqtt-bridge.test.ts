@@ -70,6 +70,8 @@ describe('the MQTT bridge on the embedded broker', () => {
       identity: { hostname: 'lab-host' },
       log: pino({ level: 'silent' }),
       describe: () => ({
+        model: 'sim-demo',
+        firmware: { version: '0.1.0', build: 'dev', compatible: 'switchboard-sim-demo' },
         name: 'Lab box',
         bootId: 'b007',
         startedAt: new Date().toISOString(),

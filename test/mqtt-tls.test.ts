@@ -43,7 +43,14 @@ describe('MQTT to the NOC broker over TLS', () => {
       },
       identity: { hostname: 'tls-host' },
       log,
-      describe: () => ({ name: null, bootId: 'b', startedAt: new Date().toISOString(), spans: [] }),
+      describe: () => ({
+        model: 'sim-demo',
+        firmware: { version: '0.1.0', build: 'dev', compatible: 'switchboard-sim-demo' },
+        name: null,
+        bootId: 'b',
+        startedAt: new Date().toISOString(),
+        spans: [],
+      }),
     });
   };
 

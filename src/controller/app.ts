@@ -306,6 +306,12 @@ export class Controller {
         name: this.#running.system?.name ?? null,
         bootId: this.bootId,
         startedAt: this.startedAt,
+        model: this.boardModel.id,
+        firmware: {
+          version: this.firmware.release.version,
+          build: this.firmware.release.build,
+          compatible: this.firmware.release.compatible,
+        },
         spans: this.#spansOrNone().map((s) => ({
           span: s.span,
           name: s.name,

@@ -4,7 +4,6 @@
 import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { auditWriter, type TokenIdentity, tokenChecker } from '../api/auth.ts';
-import { PACKAGE } from '../api/server.ts';
 import type { CallRecord } from '../cdr/record.ts';
 import type { CallEvent, ChannelStatus, SpanStatus } from '../controller/live.ts';
 import type { Db } from '../store/db.ts';
@@ -33,6 +32,10 @@ export interface SwitchDescription {
   bootId: string;
   startedAt: string;
   spans: BridgeInfo['board']['spans'];
+  /** The board model id. */
+  model: string;
+  /** What the box runs: its release (firmware version, build, update compatibility). */
+  firmware: { version: string; build: string; compatible: string };
 }
 
 export interface MqttBridgeOptions {
@@ -381,12 +384,14 @@ export class MqttBridge {
       bootId: d.bootId,
       startedAt: d.startedAt,
       versions: {
-        firmware: PACKAGE.version,
+        firmware: d.firmware.version,
+        build: d.firmware.build,
+        compatible: d.firmware.compatible,
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
         kernel: release(),
       },
-      board: { spans: d.spans },
+      board: { model: d.model, spans: d.spans },
       broker: s.broker === undefined ? 'embedded' : 'noc',
       cdr: s.cdr,
     };

@@ -55,7 +55,11 @@ export const BridgeInfo = Type.Object(
     startedAt: Type.String({ format: 'date-time' }),
     versions: Type.Object(
       {
-        firmware: Type.String(),
+        firmware: Type.String({ description: 'the firmware version the box runs (its release)' }),
+        build: Type.String({
+          description: "the firmware build (git describe; 'dev' off an image)",
+        }),
+        compatible: Type.String({ description: 'what an update bundle must be made for' }),
         node: Type.String(),
         platform: Type.String({ description: 'os and CPU architecture' }),
         kernel: Type.String(),
@@ -64,6 +68,7 @@ export const BridgeInfo = Type.Object(
     ),
     board: Type.Object(
       {
+        model: Type.String({ description: 'the board model (board/models/<id>.yaml)' }),
         spans: Type.Array(
           Type.Object(
             {
