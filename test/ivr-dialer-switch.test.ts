@@ -401,7 +401,7 @@ describe('IVR and dialer on the switch, over two E1 spans to the simulated carri
     assert.equal(m.state, 'done');
     assert.ok(m.interrupted >= 1, 'the calls up at the kill are finished as interrupted');
     assert.equal(m.results.success + m.results.failed, 120, JSON.stringify(m.results));
-    assert.equal(m.interrupted, m.results.failed);
+    assert.equal(m.interrupted, m.results.failed, JSON.stringify(m));
     const placed = carrier.records().filter((r) => r.direction === 'outbound');
     const seen = new Set<string>();
     for (const r of placed) {
