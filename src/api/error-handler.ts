@@ -97,6 +97,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_CONTACTS_MAPPING: 400,
   E_CONTACTS_LIMIT: 413,
   E_CARRIER_LOG: 500,
+  E_SD_NOTIFY: 500,
 };
 
 interface ErrorBody {

@@ -88,6 +88,7 @@ export const ERROR_CODES = {
     'the import options of a contact list are wrong (a mapped column the list lacks, an unknown region or zone)',
   E_CONTACTS_LIMIT: 'a contact list is larger than the import accepts (bytes or rows)',
   E_CARRIER_LOG: "the simulated carrier's log cannot be read, or a line of it is not a call record",
+  E_SD_NOTIFY: "a notification to systemd's service manager (sd_notify) could not be sent",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
