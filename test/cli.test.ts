@@ -70,6 +70,7 @@ describe('cli', () => {
       carrier: ['--scenario FILE', '--sim-dir DIR', '--log FILE', '--keep-spans'],
       'config check': ['FILE'],
       'config import-asterisk': ['--system-conf FILE', '--chan-dahdi FILE'],
+      'image build': ['--version V', '--out DIR', '--no-bundle', 'SWITCHBOARD_SIGNING_KEY'],
     };
     for (const [name, words] of Object.entries(expect)) {
       const { out } = await run(...name.split(' '), '--help');
@@ -81,7 +82,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, bench, image/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],

@@ -6,6 +6,7 @@ import { benchCommand } from './bench.ts';
 import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
 import { configCommands } from './config.ts';
+import { imageCommands } from './image.ts';
 import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   ...configCommands,
   ...promptCommands,
   benchCommand,
+  ...imageCommands,
 ];
 
 /** Commands that come in groups: `switchboard GROUP COMMAND`. */
@@ -25,6 +27,7 @@ const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
   sim: { commands: simCommands, help: () => simHelp() },
   config: { commands: configCommands, help: () => configHelp() },
   prompts: { commands: promptCommands, help: () => promptsHelp() },
+  image: { commands: imageCommands, help: () => imageHelp() },
 };
 
 const SIM_DIR_NOTE =
@@ -64,6 +67,14 @@ export function promptsHelp(): string {
   );
 }
 
+export function imageHelp(): string {
+  return groupHelp(
+    'switchboard image COMMAND [options]',
+    'The firmware image: a bootable A/B disk image and a signed RAUC update bundle.',
+    imageCommands,
+  );
+}
+
 function isHelp(arg: string | undefined): boolean {
   return arg === '--help' || arg === '-h' || arg === 'help';
 }
@@ -93,7 +104,7 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   if (!cmd)
     throw usageError(
       '',
-      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, bench`,
+      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, bench, image`,
     );
   return { cmd, rest: argv.slice(1) };
 }
