@@ -2,7 +2,7 @@
 // The image in qemu: boots to the controller's API, takes a newer signed bundle through the API, reboots into the other slot and keeps it.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -48,6 +48,8 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
   let token = '';
   let bundle = '';
   let next = '';
+  let broken = '';
+  let brokenVersion = '';
 
   before(() => {
     rmSync(work, { recursive: true, force: true });
@@ -55,6 +57,13 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
     image = imageUnderTest();
     next = newerVersion(image.info.version);
     bundle = makeBundle(image, work, next);
+    // A newer firmware whose controller never comes up (its service runs /bin/false).
+    brokenVersion = newerVersion(next, 'broken');
+    const dropIn = join(work, 'broken.conf');
+    writeFileSync(dropIn, '[Service]\nExecStart=\nExecStart=/bin/false\n');
+    broken = makeBundle(image, work, brokenVersion, [
+      `write ${dropIn} /etc/systemd/system/switchboard.service.d/broken.conf`,
+    ]);
   });
   after(async () => {
     await vm?.kill();
@@ -157,11 +166,40 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
     );
     assert.equal(f.version, next);
     assert.equal(f.slots.find((s) => s.bootname === 'A')?.good, true, 'slot A stays good');
-    await (vm as Vm).kill();
-    vm = undefined;
+    // grubenv as the guest left it (the boot partition is mounted with `flush`).
     const env = readGrubenv(image, join(work, 'disk.img'), work);
     assert.equal(env.ORDER, 'B A');
     assert.equal(env.B_OK, '1');
     assert.equal(env.B_TRY, '0', 'mark-good reset the tries');
+  });
+
+  it('falls back to slot B when the firmware installed to slot A never gets its controller up', async () => {
+    const up = await api('POST', '/api/firmware/bundle', readFileSync(broken));
+    assert.equal(up.status, 202, up.text);
+    const f = await firmwareUntil(
+      (f) => f.update.state === 'installed' || f.update.state === 'failed',
+      BOOT_MS,
+      'broken bundle installed',
+    );
+    assert.equal(f.update.state, 'installed', f.update.message);
+    const bootsA = (vm as Vm).count(/switchboard: booting slot A/);
+    const bootsB = (vm as Vm).count(/switchboard: booting slot B/);
+    const r = await api('POST', '/api/firmware/reboot');
+    assert.equal(r.status, 202, r.text);
+    // Slot A boots, its controller never answers, mark-good marks it bad and reboots: slot B.
+    await (vm as Vm).waitSerial(/switchboard: booting slot A/, BOOT_MS, bootsA + 1);
+    await (vm as Vm).waitSerial(/switchboard: booting slot B/, 3 * BOOT_MS, bootsB + 1);
+    await (vm as Vm).waitApi(BOOT_MS);
+    const back = await firmwareUntil((f) => f.booted === 'B', BOOT_MS, 'slot B booted again');
+    assert.equal(back.version, next, 'the firmware that ran before the update');
+    assert.equal(back.slots.find((s) => s.bootname === 'A')?.good, false, 'slot A is marked bad');
+    const triesOfA = (vm as Vm).count(/switchboard: booting slot A/) - bootsA;
+    assert.ok(triesOfA >= 1 && triesOfA <= 3, `slot A booted ${triesOfA} times (1 to 3)`);
+    await (vm as Vm).kill();
+    vm = undefined;
+    const env = readGrubenv(image, join(work, 'disk.img'), work);
+    assert.equal(env.ORDER, 'A B', 'RAUC made the installed slot first');
+    assert.equal(env.A_OK, '0', 'and mark-good marked it bad');
+    assert.equal(env.B_OK, '1');
   });
 });
