@@ -166,6 +166,8 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
     );
     assert.equal(f.version, next);
     assert.equal(f.slots.find((s) => s.bootname === 'A')?.good, true, 'slot A stays good');
+    // Minutes of the controller under systemd's watchdog: its pings arrived all along.
+    assert.doesNotMatch((vm as Vm).serial(), /switchboard\.service: Watchdog timeout/);
     // grubenv as the guest left it (the boot partition is mounted with `flush`).
     const env = readGrubenv(image, join(work, 'disk.img'), work);
     assert.equal(env.ORDER, 'B A');
