@@ -2,7 +2,17 @@
 // Test kit for the firmware image: build or find it, edit copies of the disk without mounts, boot them in qemu.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { repoRoot } from '../../src/runtime/paths.ts';
@@ -314,4 +324,40 @@ export async function setupAdmin(base: string, password: string): Promise<string
   });
   if (made.status !== 201) throw new Error(`token: ${made.status} ${await made.text()}`);
   return ((await made.json()) as { token: string }).token;
+}
+
+/**
+ * POSTs a file as application/octet-stream and waits for the answer however long it takes
+ * (fetch gives up after 300 s without response headers, and a 300 MiB bundle takes longer than
+ * that to cross qemu's user network and be verified under software emulation).
+ */
+export function postFile(
+  url: string,
+  token: string,
+  file: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((ok, fail) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(statSync(file).size),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
+        res.on('error', fail);
+      },
+    );
+    req.on('error', fail);
+    createReadStream(file).pipe(req);
+  });
 }

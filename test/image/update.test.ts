@@ -2,7 +2,7 @@
 // The image in qemu: boots to the controller's API, takes a newer signed bundle through the API, reboots into the other slot and keeps it.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -12,6 +12,7 @@ import {
   imageUnderTest,
   makeBundle,
   newerVersion,
+  postFile,
   readGrubenv,
   setGrubenv,
   setupAdmin,
@@ -69,14 +70,10 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
     await vm?.kill();
   });
 
-  async function api(method: string, path: string, body?: Buffer) {
+  async function api(method: string, path: string) {
     const res = await fetch(`${vm?.base}${path}`, {
       method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body ? { 'content-type': 'application/octet-stream' } : {}),
-      },
-      ...(body ? { body } : {}),
+      headers: { authorization: `Bearer ${token}` },
     });
     const text = await res.text();
     let json: unknown;
@@ -143,7 +140,7 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
   });
 
   it('takes a newer signed bundle through the API and installs it to slot B', async () => {
-    const r = await api('POST', '/api/firmware/bundle', readFileSync(bundle));
+    const r = await postFile(`${vm?.base}/api/firmware/bundle`, token, bundle);
     assert.equal(r.status, 202, r.text);
     const f = await firmwareUntil(
       (f) => f.update.state === 'installed' || f.update.state === 'failed',
@@ -176,7 +173,7 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
   });
 
   it('falls back to slot B when the firmware installed to slot A never gets its controller up', async () => {
-    const up = await api('POST', '/api/firmware/bundle', readFileSync(broken));
+    const up = await postFile(`${vm?.base}/api/firmware/bundle`, token, broken);
     assert.equal(up.status, 202, up.text);
     const f = await firmwareUntil(
       (f) => f.update.state === 'installed' || f.update.state === 'failed',
