@@ -19,6 +19,7 @@
         'native/src/pri.cc',
         'native/src/progress.cc',
         'native/src/r2.cc',
+        'native/src/sdnotify.cc',
         'native/src/spans.cc',
         'native/src/ss7.cc',
         'native/src/tonezone.cc',

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Runs every test/**/*.test.ts with node:test through tsx (Node 20's --test takes no globs).
+// Runs every test/**/*.test.ts with node:test through tsx (Node 20's --test takes no globs),
+// except test/image/: the firmware image tests boot qemu for many minutes (`npm run test:image`).
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -9,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const files = readdirSync(join(root, 'test'), { recursive: true })
   .map(String)
-  .filter((f) => f.endsWith('.test.ts') && !f.split('/').includes('node_modules'))
+  .filter(
+    (f) =>
+      f.endsWith('.test.ts') && !f.split('/').includes('node_modules') && !f.startsWith('image/'),
+  )
   .sort()
   .map((f) => join('test', f));
 

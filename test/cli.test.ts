@@ -87,6 +87,7 @@ describe('cli', () => {
       'firmware verify': ['FILE', '--keyring FILE'],
       'firmware install': ['FILE', '--keyring FILE'],
       'firmware mark-good': ['--url URL', '--timeout-s N', '--unit UNIT'],
+      'image build': ['--version V', '--out DIR', '--no-bundle', 'SWITCHBOARD_SIGNING_KEY'],
     };
     for (const [name, words] of Object.entries(expect)) {
       const { out } = await run(...name.split(' '), '--help');
@@ -98,7 +99,7 @@ describe('cli', () => {
     const cases: [string[], RegExp][] = [
       [
         ['frobnicate'],
-        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, board, firmware, bench/,
+        /^error: unknown command "frobnicate"; commands: start, sim, carrier, config, prompts, board, firmware, bench, image/,
       ],
       [['sim', 'explode'], /^error: unknown sim command "explode"/],
       [['prompts', 'explode'], /^error: unknown prompts command "explode"/],

@@ -5,12 +5,14 @@
 
 #include "dsp_napi.h"
 #include "engine_napi.h"
+#include "sdnotify.h"
 #include "spans.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spans", Napi::Function::New(env, switchboard::Spans, "spans"));
+  exports.Set("sdNotify", Napi::Function::New(env, switchboard::SdNotify, "sdNotify"));
   switchboard::InitEngine(env, exports);
   switchboard::InitDsp(env, exports);
   return exports;

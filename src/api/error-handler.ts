@@ -120,6 +120,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_RESTORE_NONE: 404,
   E_MQTT: 503,
   E_MQTT_COMMAND_UNKNOWN: 404,
+  E_SD_NOTIFY: 500,
 };
 
 interface ErrorBody {

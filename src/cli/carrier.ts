@@ -3,11 +3,11 @@
 
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../carrier/scenario.ts';
 import { applySpanConfs, renderSpanConfs } from '../carrier/spans.ts';
 import { SwitchboardError } from '../core/errors.ts';
 import { logger } from '../runtime/log.ts';
+import { paths } from '../runtime/paths.ts';
 import { defaultSimDir, SimClient } from '../sim/client.ts';
 import { simEnv } from '../sim/daemon.ts';
 import { type Command, stringValue, usageError } from './command.ts';
@@ -15,8 +15,8 @@ import { type Command, stringValue, usageError } from './command.ts';
 /** How long the carrier may take to clear its calls and exit after SIGTERM before it is killed, ms. */
 const CARRIER_STOP_MS = 10_000;
 
-/** The carrier process (src/carrier/main.ts). */
-const carrierMain = fileURLToPath(new URL('../carrier/main.ts', import.meta.url));
+/** The carrier process (from the repository root, so a compiled CLI on an image finds it too). */
+const carrierMain = paths.carrierMain;
 
 export const carrierCommand: Command = {
   name: 'carrier',

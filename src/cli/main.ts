@@ -8,6 +8,7 @@ import { carrierCommand } from './carrier.ts';
 import { type Command, groupHelp, type Io, processIo, runCommand, usageError } from './command.ts';
 import { configCommands } from './config.ts';
 import { firmwareCommands } from './firmware.ts';
+import { imageCommands } from './image.ts';
 import { promptCommands } from './prompts.ts';
 import { simCommands } from './sim.ts';
 import { startCommand } from './start.ts';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   ...boardCommands,
   ...firmwareCommands,
   benchCommand,
+  ...imageCommands,
 ];
 
 /** Commands that come in groups: `switchboard GROUP COMMAND`. */
@@ -31,6 +33,7 @@ const GROUPS: Record<string, { commands: Command[]; help: () => string }> = {
   prompts: { commands: promptCommands, help: () => promptsHelp() },
   board: { commands: boardCommands, help: () => boardHelp() },
   firmware: { commands: firmwareCommands, help: () => firmwareHelp() },
+  image: { commands: imageCommands, help: () => imageHelp() },
 };
 
 const SIM_DIR_NOTE =
@@ -87,6 +90,14 @@ export function firmwareHelp(): string {
   );
 }
 
+export function imageHelp(): string {
+  return groupHelp(
+    'switchboard image COMMAND [options]',
+    'The firmware image: a bootable A/B disk image and a signed RAUC update bundle.',
+    imageCommands,
+  );
+}
+
 function isHelp(arg: string | undefined): boolean {
   return arg === '--help' || arg === '-h' || arg === 'help';
 }
@@ -116,7 +127,7 @@ function dispatch(argv: string[], io: Io): { cmd: Command; rest: string[] } | nu
   if (!cmd)
     throw usageError(
       '',
-      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, board, firmware, bench`,
+      `unknown command "${first}"; commands: start, sim, carrier, config, prompts, board, firmware, bench, image`,
     );
   return { cmd, rest: argv.slice(1) };
 }

@@ -6,6 +6,7 @@ import { type BoardModel, DEFAULT_BOARD_MODEL, loadBoardModel } from '../board/m
 import { isSwitchboardError } from '../core/errors.ts';
 import { logger } from '../runtime/log.ts';
 import { runningConfig, simEnv } from '../sim/daemon.ts';
+import { ServiceNotifier } from '../system/sd-notify.ts';
 import { boardFromSim } from '../trunks/system-conf.ts';
 import { Controller } from './app.ts';
 
@@ -35,6 +36,9 @@ async function main(): Promise<void> {
   }
   const simDir = values['sim-dir'];
   const sim = simDir ? runningConfig(simDir) : undefined;
+  // Under systemd (Type=notify): status lines, READY=1, watchdog pings, STOPPING=1.
+  const systemd = new ServiceNotifier({ log: log.child({ subsystem: 'systemd' }) });
+  systemd.status('starting: opening the store, applying the configuration, starting the API');
   let controller: Controller;
   let boardModel: BoardModel;
   try {
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
       log,
     });
   } catch (err) {
+    systemd.status(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
     if (!isSwitchboardError(err)) throw err;
     log.fatal({ code: err.code, details: err.details }, err.message);
     process.exitCode = 1;
@@ -72,12 +77,26 @@ async function main(): Promise<void> {
     { pid: process.pid, bootId: controller.bootId, address: controller.address },
     'controller started',
   );
+  const revision = controller.configs.current()?.revision;
+  // Healthy: the event loop runs (this is called from a timer) and the engine answers.
+  systemd.ready(
+    `running: API on ${controller.address}, ${revision === undefined ? 'no configuration yet' : `configuration revision ${revision}`}`,
+    () => {
+      try {
+        controller.engine.snapshot();
+        return undefined;
+      } catch (err) {
+        return `the signalling engine does not answer a snapshot: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    },
+  );
 
   // Ctrl-C reaches both us and `switchboard start`, which then sends SIGTERM too: stop once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    systemd.stopping(`stopping on ${signal}: clearing the calls still up`);
     void controller.stop().then(() => log.info({ signal }, 'controller stopped'));
   };
   process.once('SIGTERM', stop);

@@ -125,6 +125,7 @@ export const ERROR_CODES = {
     'the embedded MQTT broker cannot listen, or the NOC broker cannot be reached or refused us',
   E_MQTT_COMMAND_UNKNOWN:
     'no MQTT command has that name (bridge/request/<command>: status, block, unblock, campaign_pause, campaign_resume, trace_start, trace_stop)',
+  E_SD_NOTIFY: "a notification to systemd's service manager (sd_notify) could not be sent",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

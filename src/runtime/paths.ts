@@ -3,7 +3,10 @@
 
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file lives in src/runtime/). */
+/**
+ * The repository root (this file lives in src/runtime/; an image's compiled CLI and controller
+ * live two levels down too, in dist/switchboard/, so the same path holds there).
+ */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const paths = {
@@ -32,4 +35,6 @@ export const paths = {
   benchDir: `${repoRoot}bench`,
   benchResults: `${repoRoot}bench/results`,
   controllerMain: `${repoRoot}src/controller/main.ts`,
+  /** The simulated carrier's process (`switchboard carrier` runs it through tsx). */
+  carrierMain: `${repoRoot}src/carrier/main.ts`,
 };
