@@ -465,6 +465,55 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await shot('14-users');
   });
 
+  it('shows the operator only what an operator may do, and the switch refuses the rest', async () => {
+    // A browser of its own: the operator's session cookie, not the admin's.
+    const ctx = await launchChromium();
+    try {
+      const op = await ctx.newPage();
+      op.on('pageerror', (e) => pageErrors.push(`${current} (operator): ${e.message}`));
+      await op.goto(`${ctl.base}/`);
+      await op.getByLabel('User name').fill('night-shift');
+      await op.getByLabel('Password').fill('Late-watch 2026');
+      await op.getByRole('button', { name: 'Log in' }).click();
+      await op.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+      const menu = op.getByRole('navigation', { name: 'Main' });
+      await menu.getByRole('link', { name: 'Test call' }).waitFor();
+      await menu.getByRole('link', { name: 'Account' }).waitFor();
+      assert.equal(await menu.getByRole('link', { name: 'Signalling traces' }).count(), 0);
+      assert.equal(await menu.getByRole('link', { name: 'Users' }).count(), 0);
+      // Operators run the switch: a timeslot can be blocked from the grid.
+      await until(op, countIs, [IDLE_1, 30]);
+      await op.locator(TS_1_2).click();
+      await op
+        .getByRole('region', { name: 'Span 1 timeslot 2' })
+        .getByRole('button', { name: 'Block', exact: true })
+        .waitFor();
+      // The trunks are shown, not editable: no review, no apply, every field disabled.
+      await open(op, ctl.base, 'trunks', 'Trunks');
+      await op.getByText(/Running revision: \d+/).waitFor();
+      await op.locator('#cf-trunks-0-dchannel').waitFor();
+      assert.equal(await op.locator('#cf-trunks-0-dchannel').isDisabled(), true);
+      assert.equal(await op.getByRole('button', { name: 'Review changes' }).count(), 0);
+      // The system page has health, not the log or backups.
+      await open(op, ctl.base, 'system', 'System');
+      await op.getByTestId('health').getByText('CPU').waitFor();
+      assert.equal(await op.getByRole('link', { name: 'Download a backup' }).count(), 0);
+      await screenshot(op, '17-operator-system').then((f) => shots.push(f));
+      // What the UI does not offer is refused by the switch too, with the operator's session.
+      const me = (await (await op.request.get(`${ctl.base}/api/me`)).json()) as { csrf: string };
+      const trace = await op.request.post(`${ctl.base}/api/spans/1/trace/start`, {
+        data: {},
+        headers: { 'x-csrf-token': me.csrf },
+      });
+      assert.equal(trace.status(), 403, await trace.text());
+      assert.equal(((await trace.json()) as { error: string }).error, 'E_FORBIDDEN');
+      const backup = await op.request.get(`${ctl.base}/api/system/backup`);
+      assert.equal(backup.status(), 403, await backup.text());
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('shows health and the log, downloads a backup, refuses a wrong restore and stages a right one', async () => {
     await open(page, ctl.base, 'system', 'System');
     await page.getByTestId('health').getByText('CPU').waitFor();
