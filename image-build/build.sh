@@ -81,6 +81,10 @@ done
 [[ -z $(find "$repo/native/sim" -path "$repo/native/sim/build" -prune -o -newer "$simd" -type f -print -quit) ]] ||
   say "warning: $simd is older than native/sim (\`bash scripts/setup.sh\` rebuilds it)"
 [[ -d $repo/node_modules/tsx ]] || die "node_modules is not installed: run \`bash scripts/setup.sh\` first"
+# The installer's web UI, built by setup.sh (web/dist is not in git).
+[[ -f $repo/web/dist/index.html ]] || die "the web UI is not built (web/dist): run \`bash scripts/setup.sh\` first"
+[[ -z $(find "$repo/web/src" -newer "$repo/web/dist/build.json" -print -quit) ]] ||
+  say "warning: web/dist is older than web/src (\`bash scripts/setup.sh\` rebuilds it)"
 node=$(command -v node)
 
 bash "$here/host-packages.sh" build
@@ -167,6 +171,8 @@ mkdir -p "$app"
   done) |
   (cd "$repo" && cpio -0 -p -d -m --quiet "$app")
 install -D -m 0755 "$addon" "$app/build/Release/switchboard.node"
+mkdir -p "$app/web"
+cp -a "$repo/web/dist" "$app/web/dist"
 for f in switchboard-simd libdahdisim.so dahdi_probe; do
   install -D -m 0755 "$repo/native/sim/build/$f" "$app/native/sim/build/$f"
 done
@@ -213,18 +219,24 @@ printf '{"model":"%s","version":"%s","compatible":"%s","build":"%s"}\n' \
 install -D -m 0644 "$keyring" "$rootfs/etc/rauc/keyring.pem"
 sed -e "s/@COMPATIBLE@/$compatible/" "$here/rootfs/rauc-system.conf" >"$rootfs/etc/rauc/system.conf"
 cp -a "$here/rootfs/overlay/." "$rootfs/"
-for unit in "$repo"/systemd/*.service; do
+for unit in "$repo"/systemd/*.service "$repo"/systemd/*.path; do
   install -m 0644 "$unit" "$rootfs/usr/lib/systemd/system/"
 done
+# The controller's account (sysusers.d from the overlay), made now: /etc is read-only on the box.
+systemd-sysusers --root="$rootfs" >/dev/null || die "systemd-sysusers could not make the switchboard account"
+grep -q '^switchboard:' "$rootfs/etc/passwd" || die "the switchboard account is missing from /etc/passwd"
 install -D -m 0644 "$repo/systemd/switchboard.service.d/sim-demo.conf" \
   "$rootfs/etc/systemd/system/switchboard.service.d/sim-demo.conf"
 systemctl --root="$rootfs" --quiet enable \
   switchboard-sim.service switchboard.service switchboard-mark-good.service \
-  switchboard-factory-reset.service systemd-networkd.service systemd-resolved.service \
+  switchboard-factory-reset.service switchboard-reboot.path switchboard-bundle-handover.path \
+  systemd-networkd.service systemd-resolved.service \
   systemd-timesyncd.service 2>/dev/null
 # The units as the box will load them (drop-ins included): a unit systemd would warn about fails the build.
 verify=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --root="$rootfs" --man=no switchboard.service \
-  switchboard-sim.service switchboard-mark-good.service switchboard-factory-reset.service 2>&1) &&
+  switchboard-sim.service switchboard-mark-good.service switchboard-factory-reset.service \
+  switchboard-reboot.path switchboard-reboot.service switchboard-bundle-handover.path \
+  switchboard-bundle-handover.service 2>&1) &&
   [[ -z $verify ]] || die "systemd-analyze verify: $verify"
 # systemd-firstboot would ask for a locale and a root password on the console at every boot (the
 # machine id is made anew at each boot of a read-only root); the image needs neither.

@@ -2,7 +2,16 @@
 // The fake boot tools the update tests stand on: RAUC's grub rules and GRUB's three tries, as the real tool interface sees them.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -131,4 +140,90 @@ describe('fake boot tools (rauc, systemctl) over a GRUB-like state', () => {
       ['systemctl', 'is-active', '--quiet', 'switchboard.service'],
     ]);
   });
+
+  it('an unprivileged controller asks for the reboot with a request file, and systemctl is not run', async () => {
+    const { boot } = box('unprivileged');
+    const request = join(dir, 'unprivileged', 'reboot-request');
+    const tools = raucTools({ ...boot.tools, rebootRequest: request });
+    await tools.reboot('firmware 0.2.0 installed to slot B');
+    assert.equal(readFileSync(request, 'utf8'), 'firmware 0.2.0 installed to slot B\n');
+    assert.equal(existsSync(`${request}.tmp`), false);
+    assert.deepEqual(boot.calls('systemctl'), []);
+    assert.equal(boot.read().booted, 'A', 'the request alone reboots nothing');
+    // A request that cannot be made is a clear error, not a silent no-op.
+    const nowhere = raucTools({ ...boot.tools, rebootRequest: join(dir, 'no-such-dir', 'r') });
+    await assert.rejects(nowhere.reboot(), (err: unknown) => {
+      assert.ok(isSwitchboardError(err));
+      assert.equal(err.code, 'E_FIRMWARE_TOOL');
+      assert.match(err.message, /reboot request .*no-such-dir/);
+      return true;
+    });
+  });
+
+  // Changing a file's owner needs root, as the handover unit on a box has it.
+  const asRoot = { skip: process.getuid?.() !== 0 ? 'needs root to change file owners' : false };
+
+  it(
+    'hands a bundle the controller owns over to root before RAUC installs it, then gives it back',
+    asRoot,
+    async () => {
+      const { boot } = box('handover');
+      const handover = join(dir, 'handover', 'to-root');
+      mkdirSync(handover, { recursive: true });
+      const upload = join(dir, 'handover', 'upload-1.raucb');
+      copyFileSync(v2, upload);
+      chownSync(upload, 1000, 1000);
+      const tools = raucTools({
+        ...boot.tools,
+        bundleHandover: handover,
+        handoverTimeoutMs: 30_000,
+      });
+      // RAUC refuses the controller's own file, as the real service does.
+      const direct = raucTools(boot.tools);
+      await assert.rejects(
+        direct.install(upload, () => {}),
+        /unsafe bundle uid 1000/,
+      );
+      // The root unit's part: root takes the bundle once it is in the handover directory.
+      const moved = join(handover, 'upload-1.raucb');
+      const rootUnit = setInterval(() => {
+        if (existsSync(moved)) chownSync(moved, 0, 0);
+      }, 50);
+      try {
+        await tools.install(upload, () => {});
+      } finally {
+        clearInterval(rootUnit);
+      }
+      const state = boot.read();
+      assert.deepEqual(state.installs, [{ slot: 'rootfs.1', version: '0.2.0', bundle: moved }]);
+      assert.equal(existsSync(moved), false);
+      assert.equal(statSync(upload).uid, 0, 'given back where it was, now root-owned');
+    },
+  );
+
+  it(
+    'says which unit did not answer when nobody takes the bundle over, and leaves it in place',
+    asRoot,
+    async () => {
+      const { boot } = box('no-handover');
+      const handover = join(dir, 'no-handover', 'to-root');
+      mkdirSync(handover, { recursive: true });
+      const upload = join(dir, 'no-handover', 'upload-2.raucb');
+      copyFileSync(v2, upload);
+      chownSync(upload, 1000, 1000);
+      const tools = raucTools({ ...boot.tools, bundleHandover: handover, handoverTimeoutMs: 500 });
+      await assert.rejects(
+        tools.install(upload, () => {}),
+        (err: unknown) => {
+          assert.ok(isSwitchboardError(err));
+          assert.equal(err.code, 'E_FIRMWARE_TOOL');
+          assert.match(err.message, /switchboard-bundle-handover\.path/);
+          return true;
+        },
+      );
+      assert.equal(statSync(upload).uid, 1000);
+      assert.deepEqual(boot.calls('rauc', 'install'), []);
+      assert.equal(boot.read().installs.length, 0);
+    },
+  );
 });

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The controller process: the switch (store, engine, routing, CDR, API) until SIGTERM or SIGINT.
 
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type BoardModel, DEFAULT_BOARD_MODEL, loadBoardModel } from '../board/model.ts';
 import { isSwitchboardError } from '../core/errors.ts';
@@ -74,7 +75,13 @@ async function main(): Promise<void> {
     return;
   }
   log.info(
-    { pid: process.pid, bootId: controller.bootId, address: controller.address },
+    {
+      pid: process.pid,
+      // The account it runs as: on an image the unprivileged `switchboard`, never root.
+      user: userInfo().username,
+      bootId: controller.bootId,
+      address: controller.address,
+    },
     'controller started',
   );
   const revision = controller.configs.current()?.revision;

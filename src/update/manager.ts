@@ -488,7 +488,7 @@ export class UpdateManager {
   async rebootNow(reason: string): Promise<void> {
     this.#log.warn({ reason }, 'rebooting the box');
     try {
-      await this.#tools.reboot();
+      await this.#tools.reboot(reason);
     } catch (err) {
       this.#rebooting = false;
       this.#log.error({ err }, 'the reboot failed');

@@ -2,7 +2,8 @@
 // The boot tools behind firmware updates (rauc, systemctl): one small interface, run as real programs.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { SwitchboardError } from '../core/errors.ts';
 import { repoRoot } from '../runtime/paths.ts';
 import type { VerityParams } from './verity.ts';
@@ -59,8 +60,11 @@ export interface BootTools {
   status(): Promise<BootStatus>;
   /** `rauc status mark-good|mark-bad booted` */
   mark(good: boolean): Promise<string>;
-  /** `systemctl reboot` */
-  reboot(): Promise<void>;
+  /**
+   * Reboots the box: `systemctl reboot`, or, for an unprivileged controller, makes the reboot
+   * request file a root unit watches (ToolPaths.rebootRequest). `reason` goes in the file.
+   */
+  reboot(reason?: string): Promise<void>;
   /** `systemctl is-active --quiet UNIT` */
   isActive(unit: string): Promise<boolean>;
 }
@@ -72,7 +76,24 @@ export interface ToolPaths {
   systemctl: string;
   /** The keyring bundles are verified against (PEM, one or more CA certificates). */
   keyring: string;
+  /**
+   * $SWITCHBOARD_REBOOT_REQUEST: a controller without the right to reboot makes this file and
+   * a root unit reboots (systemd/switchboard-reboot.path); unset: `systemctl reboot`.
+   */
+  rebootRequest?: string;
+  /**
+   * $SWITCHBOARD_BUNDLE_HANDOVER: RAUC installs only a bundle owned by root (or by itself), so an
+   * unprivileged controller moves the verified bundle into this directory, where a root unit
+   * (systemd/switchboard-bundle-handover.path) makes root its owner, before `rauc install`.
+   * Unset: the bundle is installed where it is.
+   */
+  bundleHandover?: string;
+  /** How long to wait for the handover; default 60 s. */
+  handoverTimeoutMs?: number;
 }
+
+/** Default wait for the root unit to take over a bundle. */
+export const HANDOVER_TIMEOUT_MS = 60_000;
 
 /** The keyring of an image (RAUC's system.conf names the same file). */
 export const BOX_KEYRING = '/etc/rauc/keyring.pem';
@@ -80,8 +101,8 @@ export const BOX_KEYRING = '/etc/rauc/keyring.pem';
 export const DEV_KEYRING = `${repoRoot}image-build/dev-keys/dev-ca.cert.pem`;
 
 /**
- * Where the tools and the keyring are: $SWITCHBOARD_RAUC, $SWITCHBOARD_SYSTEMCTL and
- * $SWITCHBOARD_KEYRING when set; otherwise the programs on PATH and, as keyring, the box's
+ * Where the tools and the keyring are: $SWITCHBOARD_RAUC, $SWITCHBOARD_SYSTEMCTL,
+ * $SWITCHBOARD_KEYRING, $SWITCHBOARD_REBOOT_REQUEST and $SWITCHBOARD_BUNDLE_HANDOVER when set; otherwise the programs on PATH and, as keyring, the box's
  * (/etc/rauc/keyring.pem) on an image, the development CA on a development machine (no release file).
  */
 export function toolPaths(onImage: boolean, env: NodeJS.ProcessEnv = process.env): ToolPaths {
@@ -89,6 +110,8 @@ export function toolPaths(onImage: boolean, env: NodeJS.ProcessEnv = process.env
     rauc: env.SWITCHBOARD_RAUC || 'rauc',
     systemctl: env.SWITCHBOARD_SYSTEMCTL || 'systemctl',
     keyring: env.SWITCHBOARD_KEYRING || (onImage ? BOX_KEYRING : DEV_KEYRING),
+    ...(env.SWITCHBOARD_REBOOT_REQUEST ? { rebootRequest: env.SWITCHBOARD_REBOOT_REQUEST } : {}),
+    ...(env.SWITCHBOARD_BUNDLE_HANDOVER ? { bundleHandover: env.SWITCHBOARD_BUNDLE_HANDOVER } : {}),
   };
 }
 
@@ -283,6 +306,57 @@ export function parseStatus(json: string): BootStatus {
   return { compatible: str(doc.compatible), booted, primary: str(doc.boot_primary), slots };
 }
 
+/**
+ * Moves `bundle` into the handover directory and waits until root owns it there (the root unit
+ * changes the owner; RAUC then accepts it and the controller can no longer write it). Returns the
+ * path RAUC is to install; `giveBack` moves it back to where it was, whatever happened.
+ */
+async function handOver(
+  bundle: string,
+  dir: string,
+  timeoutMs: number,
+): Promise<{ path: string; giveBack: () => void }> {
+  const path = join(dir, basename(bundle));
+  try {
+    renameSync(bundle, path);
+  } catch (err) {
+    throw new SwitchboardError(
+      'E_FIRMWARE_TOOL',
+      `the bundle cannot be handed over to root in ${dir}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const giveBack = () => {
+    try {
+      renameSync(path, bundle);
+    } catch {
+      // Gone already: nothing is left in the handover directory to give back.
+    }
+  };
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let uid: number;
+    try {
+      uid = statSync(path).uid;
+    } catch (err) {
+      giveBack();
+      throw new SwitchboardError(
+        'E_FIRMWARE_TOOL',
+        `the bundle vanished from ${dir} during the handover: ${(err as Error).message}`,
+      );
+    }
+    if (uid === 0) return { path, giveBack };
+    if (Date.now() >= until) {
+      giveBack();
+      throw new SwitchboardError(
+        'E_FIRMWARE_TOOL',
+        `root did not take over the bundle in ${dir} within ${timeoutMs / 1000} s: is switchboard-bundle-handover.path active?`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** The real tools: rauc and systemctl at `paths`. */
 export function raucTools(paths: ToolPaths): BootTools {
   const { rauc, systemctl, keyring } = paths;
@@ -305,13 +379,27 @@ export function raucTools(paths: ToolPaths): BootTools {
       return parseInfo(json.stdout, readable.stdout);
     },
 
-    async install(bundle, onProgress) {
-      const r = await run(rauc, ['install', bundle], {
-        onLine: (line) => {
-          const m = /^\s*(\d{1,3})% (.*)$/.exec(line);
-          if (m) onProgress(Math.min(100, Number(m[1])), (m[2] ?? '').trim());
-        },
-      });
+    async install(original, onProgress) {
+      const handover =
+        paths.bundleHandover === undefined
+          ? undefined
+          : await handOver(
+              original,
+              paths.bundleHandover,
+              paths.handoverTimeoutMs ?? HANDOVER_TIMEOUT_MS,
+            );
+      const bundle = handover?.path ?? original;
+      let r: RunResult;
+      try {
+        r = await run(rauc, ['install', bundle], {
+          onLine: (line) => {
+            const m = /^\s*(\d{1,3})% (.*)$/.exec(line);
+            if (m) onProgress(Math.min(100, Number(m[1])), (m[2] ?? '').trim());
+          },
+        });
+      } finally {
+        handover?.giveBack();
+      }
       if (r.code !== 0)
         throw new SwitchboardError('E_FIRMWARE_INSTALL', failure(rauc, ['install', bundle], r), {
           details: { rauc: raucReason(`${r.stdout}\n${r.stderr}`) },
@@ -332,7 +420,22 @@ export function raucTools(paths: ToolPaths): BootTools {
       return `${r.stdout}${r.stderr}`.trim();
     },
 
-    async reboot() {
+    async reboot(reason = 'asked for') {
+      if (paths.rebootRequest !== undefined) {
+        // Written whole, then renamed: the watching unit never sees half a request.
+        const file = paths.rebootRequest;
+        try {
+          writeFileSync(`${file}.tmp`, `${reason}\n`, { mode: 0o640 });
+          renameSync(`${file}.tmp`, file);
+        } catch (err) {
+          throw new SwitchboardError(
+            'E_FIRMWARE_TOOL',
+            `the reboot request ${file} cannot be made: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        return;
+      }
       const r = await run(systemctl, ['reboot'], { timeoutMs: 60_000 });
       if (r.code !== 0)
         throw new SwitchboardError('E_FIRMWARE_TOOL', failure(systemctl, ['reboot'], r));

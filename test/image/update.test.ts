@@ -2,7 +2,7 @@
 // The image in qemu: boots to the controller's API, takes a newer signed bundle through the API, reboots into the other slot and keeps it.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -23,6 +23,8 @@ import {
 /** How long one boot to the API may take under software emulation on a busy two-core machine. */
 const BOOT_MS = 15 * 60_000;
 const PASSWORD = 'Image-test 2026';
+/** The factory writes the image to a bigger disk: this much more than the image, for /data to grow into. */
+const DISK_GROWTH = 1024 * 1024 * 1024;
 
 /** GET /api/firmware as the contract gives it (the fields this test reads). */
 interface Firmware {
@@ -107,6 +109,7 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
 
   it('boots slot A to a controller on the simulator that answers on its API', async () => {
     const disk = copyDisk(image, join(work, 'disk.img'));
+    truncateSync(disk, statSync(disk).size + DISK_GROWTH);
     // Diagnostics only: the journal on the serial console (grubenv EXTRA_ARGS).
     setGrubenv(image, disk, work, { EXTRA_ARGS: 'systemd.journald.forward_to_console=1' });
     vm = new Vm({ disk, serialLog: join(work, 'serial.log'), apiPort: await freePort() }, work);
@@ -116,9 +119,34 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
     assert.equal(await vm.waitApi(BOOT_MS), 401);
     process.stdout.write(`# boot to API: ${Math.round((Date.now() - started) / 1000)} s\n`);
     token = await setupAdmin(vm.base, PASSWORD);
+    // The installer's web UI ships in the image: its page and its script.
+    const page = await fetch(`${vm.base}/`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /<div id="app">/);
+    const script = /src="(\/assets\/app-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, `no script in ${html}`);
+    assert.equal((await fetch(`${vm.base}${script}`)).status, 200);
     assert.match(vm.serial(), /Started switchboard-sim\.service/);
     assert.match(vm.serial(), /Started switchboard\.service/);
     assert.doesNotMatch(vm.serial(), /automatic login|autologin/i);
+    // The controller runs as its own account, not root (the journal is on the console).
+    assert.match(vm.serial(), /"user":"switchboard"[^\n]*"msg":"controller started"/);
+    assert.doesNotMatch(vm.serial(), /"user":"root"[^\n]*"msg":"controller started"/);
+  });
+
+  it('grows /data to the end of a disk bigger than the image on the first boot', async () => {
+    const r = await api('GET', '/api/system/health');
+    assert.equal(r.status, 200, r.text);
+    const health = r.json as { disks: { mount: string; sizeBytes: number }[] };
+    const data = health.disks.find((d) => d.mount === '/data');
+    assert.ok(data, `no /data in ${r.text}`);
+    const built = image.info.layout.dataMiB * 1024 * 1024;
+    // ext4's own overhead keeps the size a little under the partition's: most of the growth shows.
+    assert.ok(
+      data.sizeBytes > built + 0.8 * DISK_GROWTH,
+      `/data is ${data.sizeBytes} bytes; built ${built}, the disk has ${DISK_GROWTH} more`,
+    );
   });
 
   it('reports slot A booted and, once mark-good has run, good', async () => {
@@ -149,11 +177,18 @@ describe('firmware image in qemu: boot, update through the API, slot switch', {
     );
     assert.equal(f.update.state, 'installed', f.update.message);
     assert.equal(f.update.progress, 100);
+    // RAUC took the bundle because root's handover unit made root its owner first.
+    assert.match(
+      (vm as Vm).serial(),
+      /switchboard-bundle-handover\.service: Deactivated successfully/,
+    );
   });
 
   it('reboots into slot B, where mark-good keeps the new firmware', async () => {
     const r = await api('POST', '/api/firmware/reboot');
     assert.equal(r.status, 202, r.text);
+    // The unprivileged controller asked root's reboot unit, which logs why.
+    await (vm as Vm).waitSerial(/reboot asked by the controller: /, BOOT_MS);
     await (vm as Vm).waitSerial(/switchboard: booting slot B/, BOOT_MS);
     await (vm as Vm).waitApi(BOOT_MS);
     const f = await firmwareUntil(
