@@ -163,21 +163,23 @@ describe('fake boot tools (rauc, systemctl) over a GRUB-like state', () => {
   // Changing a file's owner needs root, as the handover unit on a box has it.
   const asRoot = { skip: process.getuid?.() !== 0 ? 'needs root to change file owners' : false };
 
+  /** A box whose controller (uid 1000) uploaded bundle v2, with tools that hand bundles over. */
+  function controllerUpload(name: string, handoverTimeoutMs: number) {
+    const { boot } = box(name);
+    const handover = join(dir, name, 'to-root');
+    mkdirSync(handover, { recursive: true });
+    const upload = join(dir, name, 'upload.raucb');
+    copyFileSync(v2, upload);
+    chownSync(upload, 1000, 1000);
+    const tools = raucTools({ ...boot.tools, bundleHandover: handover, handoverTimeoutMs });
+    return { boot, handover, upload, tools };
+  }
+
   it(
     'hands a bundle the controller owns over to root before RAUC installs it, then gives it back',
     asRoot,
     async () => {
-      const { boot } = box('handover');
-      const handover = join(dir, 'handover', 'to-root');
-      mkdirSync(handover, { recursive: true });
-      const upload = join(dir, 'handover', 'upload-1.raucb');
-      copyFileSync(v2, upload);
-      chownSync(upload, 1000, 1000);
-      const tools = raucTools({
-        ...boot.tools,
-        bundleHandover: handover,
-        handoverTimeoutMs: 30_000,
-      });
+      const { boot, handover, upload, tools } = controllerUpload('handover', 30_000);
       // RAUC refuses the controller's own file, as the real service does.
       const direct = raucTools(boot.tools);
       await assert.rejects(
@@ -185,7 +187,7 @@ describe('fake boot tools (rauc, systemctl) over a GRUB-like state', () => {
         /unsafe bundle uid 1000/,
       );
       // The root unit's part: root takes the bundle once it is in the handover directory.
-      const moved = join(handover, 'upload-1.raucb');
+      const moved = join(handover, 'upload.raucb');
       const rootUnit = setInterval(() => {
         if (existsSync(moved)) chownSync(moved, 0, 0);
       }, 50);
@@ -205,13 +207,7 @@ describe('fake boot tools (rauc, systemctl) over a GRUB-like state', () => {
     'says which unit did not answer when nobody takes the bundle over, and leaves it in place',
     asRoot,
     async () => {
-      const { boot } = box('no-handover');
-      const handover = join(dir, 'no-handover', 'to-root');
-      mkdirSync(handover, { recursive: true });
-      const upload = join(dir, 'no-handover', 'upload-2.raucb');
-      copyFileSync(v2, upload);
-      chownSync(upload, 1000, 1000);
-      const tools = raucTools({ ...boot.tools, bundleHandover: handover, handoverTimeoutMs: 500 });
+      const { boot, upload, tools } = controllerUpload('no-handover', 500);
       await assert.rejects(
         tools.install(upload, () => {}),
         (err: unknown) => {
