@@ -454,6 +454,34 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
     await settles(() => link.getAttribute('href'), '/api/campaigns/web-notice/results.csv');
   });
 
+  it('creates an agent campaign for a group, and names an agent extension the switch does not have', async () => {
+    await open(page, ctl.base, 'campaigns', 'Campaigns');
+    await page.getByText('No agent is logged in.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('web-callback');
+    await page.getByLabel('Mode').selectOption('progressive');
+    // An agent mode asks for the agent group instead of a flow.
+    assert.equal(await page.getByLabel('IVR flow').count(), 0);
+    await page.getByText('one call for each ready agent of the group').waitFor();
+    await page.getByLabel('Agent group').fill('sales');
+    await page.getByLabel('Time zone of the calling window').fill('UTC');
+    await page.getByRole('button', { name: 'Create the campaign' }).click();
+    await page.locator('tr[data-campaign="web-callback"]', { hasText: '(progressive)' }).waitFor();
+    await settles(
+      () =>
+        page
+          .locator('tr[data-campaign="web-callback"] [data-testid="campaign-state"]')
+          .textContent(),
+      'draft',
+    );
+    // The web test's switch has no extensions: the login is refused, naming the extension.
+    await page.getByLabel('Agent extension').fill('8001');
+    await page.getByLabel('Group', { exact: true }).fill('sales');
+    await page.getByRole('button', { name: 'Log the agent in' }).click();
+    await page.getByText('E_AGENT_UNKNOWN').waitFor();
+    await page.getByText(/"8001" is not an extension/).waitFor();
+    await shot('13b-campaigns-agents');
+  });
+
   it('adds a user with a role', async () => {
     await open(page, ctl.base, 'users', 'Users');
     await page.getByLabel('User name').fill('night-shift');

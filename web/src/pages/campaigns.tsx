@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Campaigns: create one, import its contact list with a progress bar, start/pause/stop, live counters, results.
+// Campaigns: create one in any mode, import its contacts with a progress bar, start/pause/stop, live counters, results, agents.
 
 import { useState } from 'preact/hooks';
 import { api, upload } from '../api.ts';
@@ -207,8 +207,23 @@ function ImportContacts(props: { names: string[]; onDone: () => void }) {
   );
 }
 
-function NewCampaign(props: { flows: string[]; onCreated: (name: string) => void }) {
+const MODES = {
+  broadcast: 'plays an IVR flow to each contact who answers and records the key pressed; no agents',
+  preview: 'an agent sees the contact first and accepts or skips; then the call is placed',
+  progressive: 'one call for each ready agent of the group',
+  predictive:
+    'paced from the measured answer rate and handle time, under an abandonment cap (default 3%)',
+} as const;
+type Mode = keyof typeof MODES;
+
+function NewCampaign(props: {
+  flows: string[];
+  groups: string[];
+  onCreated: (name: string) => void;
+}) {
   const [name, setName] = useState('');
+  const [mode, setMode] = useState<Mode>('broadcast');
+  const [group, setGroup] = useState('');
   const [flow, setFlow] = useState(props.flows[0] ?? '');
   const [from, setFrom] = useState('');
   const [callerId, setCallerId] = useState('');
@@ -223,18 +238,14 @@ function NewCampaign(props: { flows: string[]; onCreated: (name: string) => void
   // The flows arrive after the form is drawn: until one is chosen, the first is.
   const chosenFlow = props.flows.includes(flow) ? flow : (props.flows[0] ?? '');
   return (
-    <Section title="New broadcast campaign">
-      <p class="muted">
-        A broadcast plays an IVR flow to each contact who answers and records the key they press.
-        Agent modes (preview, progressive, predictive) are created through the API.
-      </p>
+    <Section title="New campaign">
       <form
         onSubmit={(e) => {
           e.preventDefault();
           const doc = {
             name,
-            mode: 'broadcast',
-            flow: chosenFlow,
+            mode,
+            ...(mode === 'broadcast' ? { flow: chosenFlow } : { agentGroup: group }),
             ...(from ? { from } : {}),
             ...(callerId ? { callerId } : {}),
             maxChannels: Number(maxChannels),
@@ -259,21 +270,60 @@ function NewCampaign(props: { flows: string[]; onCreated: (name: string) => void
               />
             )}
           </Field>
-          <Field label="IVR flow">
+          <Field label="Mode" hint={MODES[mode]}>
             {(a) => (
               <select
                 {...a}
-                value={chosenFlow}
-                onChange={(e) => setFlow((e.currentTarget as HTMLSelectElement).value)}
+                value={mode}
+                onChange={(e) => setMode((e.currentTarget as HTMLSelectElement).value as Mode)}
               >
-                {props.flows.map((f) => (
-                  <option key={f} value={f}>
-                    {f}
+                {Object.keys(MODES).map((m) => (
+                  <option key={m} value={m}>
+                    {m}
                   </option>
                 ))}
               </select>
             )}
           </Field>
+          {mode === 'broadcast' ? (
+            <Field label="IVR flow">
+              {(a) => (
+                <select
+                  {...a}
+                  value={chosenFlow}
+                  onChange={(e) => setFlow((e.currentTarget as HTMLSelectElement).value)}
+                >
+                  {props.flows.map((f) => (
+                    <option key={f} value={f}>
+                      {f}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          ) : (
+            <Field
+              label="Agent group"
+              hint="the group agents log in to; the answered calls go to them"
+            >
+              {(a) => (
+                <>
+                  <input
+                    {...a}
+                    required
+                    list="agent-groups"
+                    value={group}
+                    onInput={(e) => setGroup((e.currentTarget as HTMLInputElement).value)}
+                  />
+                  <datalist id="agent-groups">
+                    {props.groups.map((g) => (
+                      <option key={g} value={g} />
+                    ))}
+                  </datalist>
+                </>
+              )}
+            </Field>
+          )}
           <Field
             label="Route as (optional)"
             hint="outbound routes with this name in `from` carry it"
@@ -355,10 +405,141 @@ function NewCampaign(props: { flows: string[]; onCreated: (name: string) => void
           </Field>
         </div>
         <ErrorBox error={error} />
-        <button type="submit" class="primary" disabled={name === '' || chosenFlow === ''}>
+        <button
+          type="submit"
+          class="primary"
+          disabled={name === '' || (mode === 'broadcast' ? chosenFlow === '' : group === '')}
+        >
           Create the campaign
         </button>
       </form>
+    </Section>
+  );
+}
+
+interface Agent {
+  extension: string;
+  group: string;
+  state: string;
+  since: string;
+  preview?: { campaign: string; number: string; name?: string; attempt: number };
+}
+
+/** The agents logged in to groups: their state, the contact a preview agent is shown, and controls. */
+function Agents(props: { agents: Agent[]; canRun: boolean; onChange: () => void }) {
+  const [extension, setExtension] = useState('');
+  const [group, setGroup] = useState('');
+  const [error, setError] = useState<unknown>();
+  const act = (ext: string, what: string, body?: unknown) => async () => {
+    setError(undefined);
+    await api('POST', `/api/agents/${encodeURIComponent(ext)}/${what}`, body);
+    props.onChange();
+  };
+  return (
+    <Section title="Agents">
+      <ErrorBox error={error} />
+      {props.agents.length === 0 && (
+        <p class="muted">
+          No agent is logged in. Preview, progressive and predictive campaigns need one.
+        </p>
+      )}
+      {props.agents.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Extension</th>
+                <th scope="col">Group</th>
+                <th scope="col">State</th>
+                <th scope="col">Since</th>
+                <th scope="col">Preview</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody aria-live="polite">
+              {props.agents.map((a) => (
+                <tr key={a.extension} data-agent={a.extension}>
+                  <th scope="row">{a.extension}</th>
+                  <td>{a.group}</td>
+                  <td data-testid="agent-state">{a.state}</td>
+                  <td>{new Date(a.since).toLocaleTimeString()}</td>
+                  <td>
+                    {a.preview
+                      ? `${a.preview.number}${a.preview.name ? ` (${a.preview.name})` : ''}, ${a.preview.campaign}`
+                      : '–'}
+                  </td>
+                  <td class="row-actions">
+                    {props.canRun && a.preview && (
+                      <>
+                        <ActionButton
+                          onAction={act(a.extension, 'preview', { decision: 'accept' })}
+                          onError={setError}
+                        >
+                          Call
+                        </ActionButton>
+                        <ActionButton
+                          onAction={act(a.extension, 'preview', { decision: 'skip' })}
+                          onError={setError}
+                        >
+                          Skip
+                        </ActionButton>
+                      </>
+                    )}
+                    {props.canRun && (a.state === 'ready' || a.state === 'not_ready') && (
+                      <ActionButton
+                        onAction={act(a.extension, 'ready', { ready: a.state !== 'ready' })}
+                        onError={setError}
+                      >
+                        {a.state === 'ready' ? 'Not ready' : 'Ready'}
+                      </ActionButton>
+                    )}
+                    {props.canRun && (
+                      <ActionButton onAction={act(a.extension, 'logout')} onError={setError}>
+                        Log out
+                      </ActionButton>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {props.canRun && (
+        <form
+          class="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(extension, 'login', { group })().then(() => setExtension(''), setError);
+          }}
+        >
+          <Field label="Agent extension">
+            {(a) => (
+              <input
+                {...a}
+                required
+                value={extension}
+                onInput={(e) => setExtension((e.currentTarget as HTMLInputElement).value)}
+              />
+            )}
+          </Field>
+          <Field label="Group">
+            {(a) => (
+              <input
+                {...a}
+                required
+                value={group}
+                onInput={(e) => setGroup((e.currentTarget as HTMLInputElement).value)}
+              />
+            )}
+          </Field>
+          <button type="submit" disabled={extension === '' || group === ''}>
+            Log the agent in
+          </button>
+        </form>
+      )}
     </Section>
   );
 }
@@ -370,8 +551,12 @@ export function CampaignsPage({ me }: PageProps) {
   const flows = useLoad(() =>
     api<{ flows: { name: string }[] }>('GET', '/api/flows').then((r) => r.flows.map((f) => f.name)),
   );
-  // The counters follow the dialer every two seconds while the page is open.
-  useInterval(data.reload, 2000);
+  const agents = useLoad(() => api<{ agents: Agent[] }>('GET', '/api/agents'));
+  // The counters and the agents follow the dialer every two seconds while the page is open.
+  useInterval(() => {
+    data.reload();
+    agents.reload();
+  }, 2000);
   const [error, setError] = useState<unknown>();
   const [done, setDone] = useState('');
   const canRun = roleAtLeast(me.role, 'operator');
@@ -502,9 +687,11 @@ export function CampaignsPage({ me }: PageProps) {
           onDone={data.reload}
         />
       )}
+      <Agents agents={agents.value?.agents ?? []} canRun={canRun} onChange={agents.reload} />
       {canRun && (
         <NewCampaign
           flows={flows.value ?? []}
+          groups={[...new Set((agents.value?.agents ?? []).map((a) => a.group))]}
           onCreated={(name) => {
             setDone(`Campaign ${name} created as a draft: import its contacts, then start it.`);
             data.reload();
