@@ -121,6 +121,7 @@ export async function bridgeRun(broker: 'embedded' | 'mosquitto'): Promise<RunFi
       bootId: 'bench',
       startedAt: new Date().toISOString(),
       spans: [],
+      mismatches: [],
     }),
   });
   try {

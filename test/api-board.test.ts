@@ -37,6 +37,7 @@ describe('board and health API', () => {
       },
       mcu: null,
       note: 'no serial device for the board MCU',
+      mismatches: ['span 17 (analog) is missing'],
     };
     api = await testApi((db) => [
       apiPlugin(healthPlugin, {
@@ -73,6 +74,7 @@ describe('board and health API', () => {
     assert.equal(body.model.controller.device, '/dev/ttyS1');
     assert.equal(body.mcu, null);
     assert.equal(body.note, 'no serial device for the board MCU');
+    assert.deepEqual(body.mismatches, ['span 17 (analog) is missing']);
     assert.equal((await call(api.app, undefined, 'GET', '/api/board')).statusCode, 401);
   });
 

@@ -76,6 +76,7 @@ describe('the MQTT bridge on the embedded broker', () => {
         bootId: 'b007',
         startedAt: new Date().toISOString(),
         spans: sw.spans().map((s) => ({ span: s.span, name: s.name, type: s.type, channels: 31 })),
+        mismatches: ['span 3 (E1) is missing'],
       }),
     });
     await bridge.start({ nodeId: 'lab-box', cdr: true, embedded: { port: 0, host: '127.0.0.1' } });
@@ -110,6 +111,7 @@ describe('the MQTT bridge on the embedded broker', () => {
     assert.equal(info.json.nodeId, 'lab-box');
     assert.equal(info.json.broker, 'embedded');
     assert.equal(info.json.board.spans.length, 2);
+    assert.deepEqual(info.json.board.mismatches, ['span 3 (E1) is missing']);
     for (const n of [1, 2]) {
       const span = await viewer.waitFor((m) => m.topic === `${PREFIX}span/${n}`);
       assert.equal(span.retain, true);

@@ -50,6 +50,7 @@ describe('MQTT to the NOC broker over TLS', () => {
         bootId: 'b',
         startedAt: new Date().toISOString(),
         spans: [],
+        mismatches: [],
       }),
     });
   };

@@ -545,6 +545,18 @@ describe('the web UI on a fresh controller (headless Chromium)', () => {
   it('shows health and the log, downloads a backup, refuses a wrong restore and stages a right one', async () => {
     await open(page, ctl.base, 'system', 'System');
     await page.getByTestId('health').getByText('CPU').waitFor();
+    // The board: the model, and where DAHDI disagrees with it (this simulator has only two E1
+    // spans of the demo board's six), with no MCU on a bare controller.
+    await page
+      .getByTestId('board')
+      .getByText('Switchboard simulated demo board (sim-demo)')
+      .waitFor();
+    await page.getByTestId('board-mismatch').getByText('span 3 (E1) is missing').waitFor();
+    await page.getByTestId('board-mismatch').getByText('span 6 (analog) is missing').waitFor();
+    await page
+      .getByTestId('mcu-link')
+      .getByText(/no serial device/)
+      .waitFor();
     await page.locator('.log-line', { hasText: 'revision committed' }).first().waitFor();
     const [download] = await Promise.all([
       page.waitForEvent('download'),

@@ -35,6 +35,10 @@ export const BoardView = Type.Object({
   note: Type.Optional(
     Type.String({ description: 'why no board controller runs (no serial device configured)' }),
   ),
+  mismatches: Type.Array(Type.String(), {
+    description:
+      'where the spans DAHDI reports now differ from the model (a card missing, unseated or of another kind: "span 3 (E1) is missing"); empty when they agree',
+  }),
 });
 export type BoardView = Static<typeof BoardView>;
 

@@ -307,6 +307,7 @@ export class Controller {
         bootId: this.bootId,
         startedAt: this.startedAt,
         model: this.boardModel.id,
+        mismatches: this.#boardMismatches(),
         firmware: {
           version: this.firmware.release.version,
           build: this.firmware.release.build,
@@ -590,6 +591,15 @@ export class Controller {
     );
   }
 
+  /** Where DAHDI's spans differ from the board model now (a card missing or of another kind). */
+  #boardMismatches(): string[] {
+    try {
+      return modelMismatch(this.boardModel, this.#addon.spans());
+    } catch (err) {
+      return [`DAHDI's spans cannot be read: ${err instanceof Error ? err.message : String(err)}`];
+    }
+  }
+
   /** The board model and its MCU, as GET /api/board shows them. */
   boardView(): BoardView {
     const m = this.boardModel;
@@ -604,6 +614,7 @@ export class Controller {
         controller: m.controller,
       },
       mcu: this.boardController?.state() ?? null,
+      mismatches: this.#boardMismatches(),
       ...(this.boardController
         ? {}
         : {

@@ -34,6 +34,8 @@ export interface SwitchDescription {
   spans: BridgeInfo['board']['spans'];
   /** The board model id. */
   model: string;
+  /** Where DAHDI's spans differ from the model (GET /api/board's mismatches). */
+  mismatches: string[];
   /** What the box runs: its release (firmware version, build, update compatibility). */
   firmware: { version: string; build: string; compatible: string };
 }
@@ -391,7 +393,7 @@ export class MqttBridge {
         platform: `${process.platform}-${process.arch}`,
         kernel: release(),
       },
-      board: { model: d.model, spans: d.spans },
+      board: { model: d.model, spans: d.spans, mismatches: d.mismatches },
       broker: s.broker === undefined ? 'embedded' : 'noc',
       cdr: s.cdr,
     };

@@ -80,6 +80,10 @@ export const BridgeInfo = Type.Object(
             { additionalProperties: false },
           ),
         ),
+        mismatches: Type.Array(Type.String(), {
+          description:
+            'where the spans DAHDI reports differ from the model ("span 3 (E1) is missing": a card missing, unseated or of another kind); empty when they agree',
+        }),
       },
       { additionalProperties: false },
     ),

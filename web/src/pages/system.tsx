@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// System: the box's health, the controller's recent log, backup of the store and a checked restore.
+// System: the box's health, its board and front-panel MCU, the controller's recent log, backup and a checked restore.
 
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
@@ -127,6 +127,105 @@ function HealthView() {
           <dt>Read</dt>
           <dd>{when(h.at)}</dd>
         </dl>
+      )}
+    </Section>
+  );
+}
+
+interface Board {
+  model: {
+    id: string;
+    name: string;
+    simulated: boolean;
+    cards: { slot: number; kind: string; product: string; ports: string[] }[];
+  };
+  mcu: {
+    device: string;
+    link: string;
+    since: string;
+    mcu: { firmware: string } | null;
+    leds: { colour: string; blink: boolean }[];
+    lcd: string[];
+    relay: 'open' | 'closed' | null;
+    watchdog: { state: string | null; timeoutMs: number };
+    lastError: string | null;
+  } | null;
+  note?: string;
+  mismatches: string[];
+}
+
+const RELAY = {
+  open: 'open: the E1 goes through the switch',
+  closed: 'closed: the carrier is patched straight through to the customer equipment',
+} as const;
+
+/** The board model, whether DAHDI agrees with it, and the front-panel MCU (LEDs, LCD, relay, watchdog). */
+function BoardView() {
+  const board = useLoad(() => api<Board>('GET', '/api/board'));
+  useInterval(board.reload, 5000);
+  const b = board.value;
+  return (
+    <Section title="Board">
+      <ErrorBox error={board.error} />
+      {b && (
+        <>
+          {b.mismatches.length > 0 && (
+            <div class="error-box" role="alert" data-testid="board-mismatch">
+              <p>The line cards DAHDI reports differ from the board model {b.model.id}:</p>
+              <ul>
+                {b.mismatches.map((m) => (
+                  <li key={m}>{m}</li>
+                ))}
+              </ul>
+            </div>
+          )}
+          <dl class="facts wide" data-testid="board">
+            <dt>Model</dt>
+            <dd>
+              {b.model.name} ({b.model.id}){b.model.simulated ? ', simulated' : ''}
+            </dd>
+            {b.model.cards.map((c) => (
+              <Fragment key={c.slot}>
+                <dt>Slot {c.slot}</dt>
+                <dd>
+                  {c.product}: {c.ports.join(' ')}
+                </dd>
+              </Fragment>
+            ))}
+            <dt>Board MCU</dt>
+            <dd data-testid="mcu-link">
+              {b.mcu
+                ? `${b.mcu.link} on ${b.mcu.device}${b.mcu.mcu ? ` (${b.mcu.mcu.firmware})` : ''} since ${when(b.mcu.since)}`
+                : (b.note ?? 'none')}
+            </dd>
+            {b.mcu && (
+              <>
+                <dt>Bypass relay</dt>
+                <dd>{b.mcu.relay === null ? 'not known' : RELAY[b.mcu.relay]}</dd>
+                <dt>Watchdog</dt>
+                <dd>
+                  {b.mcu.watchdog.state ?? 'not known'}, {b.mcu.watchdog.timeoutMs / 1000} s
+                </dd>
+                <dt>Span LEDs</dt>
+                <dd>
+                  {b.mcu.leds
+                    .map((l, i) => `${i + 1} ${l.colour}${l.blink ? ' (blinking)' : ''}`)
+                    .join(', ')}
+                </dd>
+                <dt>LCD</dt>
+                <dd>
+                  <pre class="lcd">{b.mcu.lcd.join('\n')}</pre>
+                </dd>
+                {b.mcu.lastError && (
+                  <>
+                    <dt>Last error</dt>
+                    <dd>{b.mcu.lastError}</dd>
+                  </>
+                )}
+              </>
+            )}
+          </dl>
+        </>
       )}
     </Section>
   );
@@ -313,6 +412,7 @@ export function SystemPage({ me }: PageProps) {
     <>
       <PageTitle>System</PageTitle>
       <HealthView />
+      <BoardView />
       {me.role === 'admin' && <Logs />}
       {me.role === 'admin' && <BackupRestore />}
     </>
