@@ -96,6 +96,48 @@ export function Field(props: {
   );
 }
 
+/** A labelled text input bound to a string: Field's common case. */
+export function TextField(props: {
+  label: string;
+  hint?: string;
+  error?: string;
+  value: string;
+  onValue: (value: string) => void;
+  type?: 'text' | 'password' | 'number' | 'time' | 'tel';
+  name?: string;
+  autoComplete?: string;
+  inputMode?: 'text' | 'tel' | 'numeric' | 'decimal';
+  required?: boolean;
+  minLength?: number;
+  min?: number;
+  max?: number;
+  pattern?: string;
+  placeholder?: string;
+  disabled?: boolean;
+}) {
+  const { label, hint, error, value, onValue, type, ...input } = props;
+  return (
+    <Field
+      label={label}
+      {...(hint === undefined ? {} : { hint })}
+      {...(error === undefined ? {} : { error })}
+    >
+      {(a) => {
+        // Preact types <input> as one union member per `type`; this component's `type` is a
+        // union of text-like kinds, all of which take these attributes.
+        const attrs = {
+          ...input,
+          ...a,
+          type: type ?? 'text',
+          value,
+          onInput: (e: Event) => onValue((e.currentTarget as HTMLInputElement).value),
+        } as JSX.IntrinsicElements['input'];
+        return <input {...attrs} />;
+      }}
+    </Field>
+  );
+}
+
 /** A button that runs an async action, disabled while it runs. */
 export function ActionButton(
   props: {

@@ -13,6 +13,7 @@ import {
   Notice,
   PageTitle,
   Section,
+  TextField,
   useInterval,
   useLoad,
 } from '../ui.tsx';
@@ -102,24 +103,13 @@ function ImportContacts(props: { names: string[]; onDone: () => void }) {
       />
       {format !== 'txt' && (
         <div class="fields">
-          <Field label="Number column" hint="its header, or its position from 1">
-            {(a) => (
-              <input
-                {...a}
-                value={numberCol}
-                onInput={(e) => setNumberCol((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Name column (optional)">
-            {(a) => (
-              <input
-                {...a}
-                value={nameCol}
-                onInput={(e) => setNameCol((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
+          <TextField
+            label="Number column"
+            hint="its header, or its position from 1"
+            value={numberCol}
+            onValue={setNumberCol}
+          />
+          <TextField label="Name column (optional)" value={nameCol} onValue={setNameCol} />
           <label class="check">
             <input
               type="checkbox"
@@ -260,16 +250,7 @@ function NewCampaign(props: {
         }}
       >
         <div class="fields">
-          <Field label="Name">
-            {(a) => (
-              <input
-                {...a}
-                required
-                value={name}
-                onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
+          <TextField label="Name" required value={name} onValue={setName} />
           <Field label="Mode" hint={MODES[mode]}>
             {(a) => (
               <select
@@ -324,49 +305,31 @@ function NewCampaign(props: {
               )}
             </Field>
           )}
-          <Field
+          <TextField
             label="Route as (optional)"
             hint="outbound routes with this name in `from` carry it"
-          >
-            {(a) => (
-              <input
-                {...a}
-                value={from}
-                onInput={(e) => setFrom((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Caller ID (optional)">
-            {(a) => (
-              <input
-                {...a}
-                inputMode="tel"
-                value={callerId}
-                onInput={(e) => setCallerId((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Channels at most">
-            {(a) => (
-              <input
-                {...a}
-                type="number"
-                min={1}
-                max={1024}
-                value={maxChannels}
-                onInput={(e) => setMaxChannels((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Time zone of the calling window">
-            {(a) => (
-              <input
-                {...a}
-                value={timezone}
-                onInput={(e) => setTimezone((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
+            value={from}
+            onValue={setFrom}
+          />
+          <TextField
+            label="Caller ID (optional)"
+            inputMode="tel"
+            value={callerId}
+            onValue={setCallerId}
+          />
+          <TextField
+            label="Channels at most"
+            type="number"
+            min={1}
+            max={1024}
+            value={maxChannels}
+            onValue={setMaxChannels}
+          />
+          <TextField
+            label="Time zone of the calling window"
+            value={timezone}
+            onValue={setTimezone}
+          />
           <fieldset class="checks">
             <legend>Calling days</legend>
             {DAYS.map((d) => (
@@ -383,26 +346,8 @@ function NewCampaign(props: {
               </label>
             ))}
           </fieldset>
-          <Field label="From (HH:MM)">
-            {(a) => (
-              <input
-                {...a}
-                type="time"
-                value={start}
-                onInput={(e) => setStart((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Until (HH:MM)">
-            {(a) => (
-              <input
-                {...a}
-                type="time"
-                value={end}
-                onInput={(e) => setEnd((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
+          <TextField label="From (HH:MM)" type="time" value={start} onValue={setStart} />
+          <TextField label="Until (HH:MM)" type="time" value={end} onValue={setEnd} />
         </div>
         <ErrorBox error={error} />
         <button
@@ -515,26 +460,8 @@ function Agents(props: { agents: Agent[]; canRun: boolean; onChange: () => void 
             act(extension, 'login', { group })().then(() => setExtension(''), setError);
           }}
         >
-          <Field label="Agent extension">
-            {(a) => (
-              <input
-                {...a}
-                required
-                value={extension}
-                onInput={(e) => setExtension((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Group">
-            {(a) => (
-              <input
-                {...a}
-                required
-                value={group}
-                onInput={(e) => setGroup((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
+          <TextField label="Agent extension" required value={extension} onValue={setExtension} />
+          <TextField label="Group" required value={group} onValue={setGroup} />
           <button type="submit" disabled={extension === '' || group === ''}>
             Log the agent in
           </button>

@@ -16,6 +16,7 @@ import {
   Notice,
   PageTitle,
   Section,
+  TextField,
   useLoad,
   when,
 } from '../ui.tsx';
@@ -98,15 +99,7 @@ function Upload(props: { onSaved: (name: string) => void }) {
           />
         )}
       </Field>
-      <Field label="Comment (kept with the version)">
-        {(a) => (
-          <input
-            {...a}
-            value={comment}
-            onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)}
-          />
-        )}
-      </Field>
+      <TextField label="Comment (kept with the version)" value={comment} onValue={setComment} />
       <div class="row-actions">
         <ActionButton
           disabled={!file || text === ''}

@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, fieldErrors } from '../api.ts';
 import type { Me } from '../types.ts';
-import { ErrorBox, Field, PageTitle } from '../ui.tsx';
+import { ErrorBox, PageTitle, TextField } from '../ui.tsx';
 
 function errorFor(err: unknown, path: string): string | undefined {
   return fieldErrors(err).find((f) => f.path === path)?.message;
@@ -45,52 +45,37 @@ export function SetupPage({ onDone }: { onDone: (me: Me) => void }) {
           }
         }}
       >
-        <Field
+        <TextField
           label="Administrator name"
           hint="3 to 32 letters, digits, dots, dashes or underscores"
           {...(errorFor(error, 'body.name') ? { error: errorFor(error, 'body.name') } : {})}
-        >
-          {(a) => (
-            <input
-              {...a}
-              name="username"
-              autoComplete="username"
-              required
-              value={name}
-              onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
-        <Field
+          name="username"
+          autoComplete="username"
+          required
+          value={name}
+          onValue={setName}
+        />
+        <TextField
           label="Password"
           hint="At least 10 characters mixing two kinds (lower case, upper case, digits, others), 5 different ones, not the name"
           {...(errorFor(error, 'body.password') ? { error: errorFor(error, 'body.password') } : {})}
-        >
-          {(a) => (
-            <input
-              {...a}
-              type="password"
-              name="new-password"
-              autoComplete="new-password"
-              required
-              minLength={10}
-              value={password}
-              onInput={(e) => setPassword((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
-        <Field label="Password again" {...(mismatch ? { error: 'does not match' } : {})}>
-          {(a) => (
-            <input
-              {...a}
-              type="password"
-              autoComplete="new-password"
-              required
-              value={again}
-              onInput={(e) => setAgain((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
+          type="password"
+          name="new-password"
+          autoComplete="new-password"
+          required
+          minLength={10}
+          value={password}
+          onValue={setPassword}
+        />
+        <TextField
+          label="Password again"
+          {...(mismatch ? { error: 'does not match' } : {})}
+          type="password"
+          autoComplete="new-password"
+          required
+          value={again}
+          onValue={setAgain}
+        />
         {!(error instanceof ApiError && fieldErrors(error).length > 0) && (
           <ErrorBox error={error} />
         )}
@@ -136,31 +121,23 @@ export function LoginPage({ onDone, reason }: { onDone: (me: Me) => void; reason
           }
         }}
       >
-        <Field label="User name">
-          {(a) => (
-            <input
-              {...a}
-              name="username"
-              autoComplete="username"
-              required
-              value={name}
-              onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
-        <Field label="Password">
-          {(a) => (
-            <input
-              {...a}
-              type="password"
-              name="password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onInput={(e) => setPassword((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
+        <TextField
+          label="User name"
+          name="username"
+          autoComplete="username"
+          required
+          value={name}
+          onValue={setName}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onValue={setPassword}
+        />
         <ErrorBox error={error} />
         <button type="submit" class="primary" disabled={busy}>
           Log in

@@ -13,6 +13,7 @@ import {
   Field,
   PageTitle,
   Section,
+  TextField,
   useLoad,
   when,
 } from '../ui.tsx';
@@ -98,48 +99,35 @@ export function TestCallPage({ params }: PageProps) {
               </select>
             )}
           </Field>
-          <Field
+          <TextField
             label="Channel (optional)"
             hint="a timeslot or analog port of that trunk; empty: any free one"
-          >
-            {(a) => (
-              <input
-                {...a}
-                type="number"
-                inputMode="numeric"
-                min={1}
-                max={255}
-                disabled={trunk === ''}
-                value={channel}
-                onInput={(e) => setChannel((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Number to call">
-            {(a) => (
-              <input
-                {...a}
-                required
-                inputMode="tel"
-                pattern="\+?[0-9*#]{1,32}"
-                autoComplete="off"
-                value={called}
-                onInput={(e) => setCalled((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
-          <Field label="Calling number (optional)" hint="default: the route's caller ID">
-            {(a) => (
-              <input
-                {...a}
-                inputMode="tel"
-                pattern="\+?[0-9]{0,32}"
-                autoComplete="off"
-                value={calling}
-                onInput={(e) => setCalling((e.currentTarget as HTMLInputElement).value)}
-              />
-            )}
-          </Field>
+            type="number"
+            inputMode="numeric"
+            min={1}
+            max={255}
+            disabled={trunk === ''}
+            value={channel}
+            onValue={setChannel}
+          />
+          <TextField
+            label="Number to call"
+            required
+            inputMode="tel"
+            pattern="\+?[0-9*#]{1,32}"
+            autoComplete="off"
+            value={called}
+            onValue={setCalled}
+          />
+          <TextField
+            label="Calling number (optional)"
+            hint="default: the route's caller ID"
+            inputMode="tel"
+            pattern="\+?[0-9]{0,32}"
+            autoComplete="off"
+            value={calling}
+            onValue={setCalling}
+          />
           <ErrorBox error={error} />
           <button type="submit" class="primary">
             Place the call
