@@ -138,6 +138,33 @@ export function TextField(props: {
   );
 }
 
+/** A labelled select of plain string choices, each shown as itself. */
+export function SelectField<T extends string>(props: {
+  label: string;
+  hint?: string;
+  value: T;
+  onValue: (value: T) => void;
+  options: readonly T[];
+}) {
+  return (
+    <Field label={props.label} {...(props.hint === undefined ? {} : { hint: props.hint })}>
+      {(a) => (
+        <select
+          {...a}
+          value={props.value}
+          onChange={(e) => props.onValue((e.currentTarget as HTMLSelectElement).value as T)}
+        >
+          {props.options.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 /** A button that runs an async action, disabled while it runs. */
 export function ActionButton(
   props: {

@@ -13,6 +13,7 @@ import {
   Notice,
   PageTitle,
   Section,
+  SelectField,
   TextField,
   useInterval,
   useLoad,
@@ -76,21 +77,7 @@ function ImportContacts(props: { names: string[]; onDone: () => void }) {
   const target = props.names.includes(campaign) ? campaign : (props.names[0] ?? '');
   return (
     <Section title="Import contacts">
-      <Field label="Campaign">
-        {(a) => (
-          <select
-            {...a}
-            value={target}
-            onChange={(e) => setCampaign((e.currentTarget as HTMLSelectElement).value)}
-          >
-            {props.names.map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <SelectField label="Campaign" value={target} onValue={setCampaign} options={props.names} />
       <FileField
         label="Contact list (CSV, Excel .xlsx or TXT)"
         accept=".csv,.xlsx,.txt,text/csv,text/plain"
@@ -251,37 +238,20 @@ function NewCampaign(props: {
       >
         <div class="fields">
           <TextField label="Name" required value={name} onValue={setName} />
-          <Field label="Mode" hint={MODES[mode]}>
-            {(a) => (
-              <select
-                {...a}
-                value={mode}
-                onChange={(e) => setMode((e.currentTarget as HTMLSelectElement).value as Mode)}
-              >
-                {Object.keys(MODES).map((m) => (
-                  <option key={m} value={m}>
-                    {m}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <SelectField
+            label="Mode"
+            hint={MODES[mode]}
+            value={mode}
+            onValue={setMode}
+            options={Object.keys(MODES) as Mode[]}
+          />
           {mode === 'broadcast' ? (
-            <Field label="IVR flow">
-              {(a) => (
-                <select
-                  {...a}
-                  value={chosenFlow}
-                  onChange={(e) => setFlow((e.currentTarget as HTMLSelectElement).value)}
-                >
-                  {props.flows.map((f) => (
-                    <option key={f} value={f}>
-                      {f}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
+            <SelectField
+              label="IVR flow"
+              value={chosenFlow}
+              onValue={setFlow}
+              options={props.flows}
+            />
           ) : (
             <Field
               label="Agent group"

@@ -13,6 +13,7 @@ import {
   Notice,
   PageTitle,
   Section,
+  TextField,
   useLoad,
   when,
 } from '../ui.tsx';
@@ -50,34 +51,24 @@ function MyPassword() {
           }, setError);
         }}
       >
-        <Field label="Current password">
-          {(a) => (
-            <input
-              {...a}
-              type="password"
-              autoComplete="current-password"
-              required
-              value={oldPassword}
-              onInput={(e) => setOld((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
-        <Field
+        <TextField
+          label="Current password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={oldPassword}
+          onValue={setOld}
+        />
+        <TextField
           label="New password"
           hint="at least 10 characters, two kinds, 5 different ones, not your name"
-        >
-          {(a) => (
-            <input
-              {...a}
-              type="password"
-              autoComplete="new-password"
-              required
-              minLength={10}
-              value={newPassword}
-              onInput={(e) => setNew((e.currentTarget as HTMLInputElement).value)}
-            />
-          )}
-        </Field>
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={10}
+          value={newPassword}
+          onValue={setNew}
+        />
         <ErrorBox error={error} />
         <Notice>{done}</Notice>
         <button type="submit">Change my password</button>
@@ -197,19 +188,15 @@ function UserAdmin({ me }: { me: string }) {
               }, setError);
             }}
           >
-            <Field label={`New password for ${resetFor}`}>
-              {(a) => (
-                <input
-                  {...a}
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  minLength={10}
-                  value={resetTo}
-                  onInput={(e) => setResetTo((e.currentTarget as HTMLInputElement).value)}
-                />
-              )}
-            </Field>
+            <TextField
+              label={`New password for ${resetFor}`}
+              type="password"
+              autoComplete="new-password"
+              required
+              minLength={10}
+              value={resetTo}
+              onValue={setResetTo}
+            />
             <div class="row-actions">
               <button type="submit" class="primary">
                 Set the password
@@ -235,30 +222,23 @@ function UserAdmin({ me }: { me: string }) {
           }}
         >
           <div class="fields">
-            <Field label="User name" hint="3 to 32 letters, digits, dots, dashes or underscores">
-              {(a) => (
-                <input
-                  {...a}
-                  required
-                  autoComplete="off"
-                  value={name}
-                  onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
-                />
-              )}
-            </Field>
-            <Field label="Password">
-              {(a) => (
-                <input
-                  {...a}
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  minLength={10}
-                  value={password}
-                  onInput={(e) => setPassword((e.currentTarget as HTMLInputElement).value)}
-                />
-              )}
-            </Field>
+            <TextField
+              label="User name"
+              hint="3 to 32 letters, digits, dots, dashes or underscores"
+              required
+              autoComplete="off"
+              value={name}
+              onValue={setName}
+            />
+            <TextField
+              label="Password"
+              type="password"
+              autoComplete="new-password"
+              required
+              minLength={10}
+              value={password}
+              onValue={setPassword}
+            />
             <Field label="Role" hint={ROLE_WORDS[role]}>
               {(a) => (
                 <select
